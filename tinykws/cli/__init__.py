@@ -1,0 +1,75 @@
+"""The ``tinykws`` console command: a thin shell over library functions.
+
+Each subcommand lives in its own module under ``tinykws.cli`` and exposes two
+things: ``register(subparsers)``, which adds its parser, and a ``run(args)``
+function set as the parser's default ``func``. Command modules import heavy
+libraries (NumPy, Numba, Matplotlib) inside ``run`` so that ``tinykws --help``
+stays instant.
+
+Errors the user caused are :class:`tinykws.errors.TinyKWSError`: they are
+printed as one line ``tinykws: error: ...`` and the exit code is 2, the same
+code argparse uses for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from tinykws import __version__
+from tinykws.errors import TinyKWSError
+
+# Subcommand modules, in the order of the assignment.
+COMMANDS = (
+    "features",
+    "data",
+    "download",
+    "train",
+    "eval",
+    "size",
+)
+
+EXIT_USER_ERROR = 2
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are a single line, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(
+        prog="tinykws",
+        description="From-scratch keyword spotting for microcontrollers.",
+    )
+    parser.add_argument("--version", action="version", version=f"tinykws {__version__}")
+    subparsers = parser.add_subparsers(
+        title="commands", dest="command", metavar="COMMAND", parser_class=OneLineErrorParser
+    )
+    subparsers.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"tinykws.cli.{name.replace('-', '_')}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tinykws`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except TinyKWSError as exc:
+        print(f"tinykws: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("tinykws: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
