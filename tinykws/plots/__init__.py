@@ -1,0 +1,5 @@
+"""All figures live here. Each function takes computed results and draws them."""
+
+import matplotlib
+
+matplotlib.use("Agg")
