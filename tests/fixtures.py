@@ -1,0 +1,105 @@
+"""Small Speech Commands folders for tests, and WAV files built byte by byte.
+
+Every "word" is a tone of its own frequency and every speaker its own
+loudness, so clips are distinct and a test can tell which file it got back.
+WAV files are assembled here from ``struct`` (RIFF header, ``fmt `` and
+``data`` chunks), independently of the code under test, so broken files
+(truncated, empty, NaN, odd formats) can be made on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from pathlib import Path
+
+import numpy as np
+
+SR = 16000
+
+WORD_FREQUENCIES = {  # Hz, one tone per word
+    "yes": 440.0, "no": 554.4, "up": 659.3, "down": 784.0, "left": 880.0, "right": 987.8,
+    "on": 1046.5, "off": 1174.7, "stop": 1318.5, "go": 1396.9,
+    "bed": 300.0, "cat": 330.0, "dog": 370.0, "tree": 400.0, "wow": 1500.0,
+}
+
+
+def speaker_ids(count: int, tag: str = "spk") -> list[str]:
+    """``count`` distinct 8-hex-digit speaker ids, like the data set's."""
+    return [hashlib.md5(f"{tag}{i}".encode()).hexdigest()[:8] for i in range(count)]
+
+
+def wav_bytes(data: bytes, *, format_tag: int = 1, channels: int = 1, rate: int = SR,
+              bits: int = 16, declared_data_bytes: int | None = None) -> bytes:
+    """A canonical 44-byte-header RIFF/WAVE file around raw sample bytes."""
+    block_align = channels * bits // 8
+    fmt = struct.pack("<HHIIHH", format_tag, channels, rate, rate * block_align, block_align, bits)
+    declared = len(data) if declared_data_bytes is None else declared_data_bytes
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+            + b"data" + struct.pack("<I", declared) + data)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def pcm16_bytes(samples: np.ndarray, rate: int = SR, channels: int = 1) -> bytes:
+    """16-bit PCM WAV of int16 samples ``(n,)`` or interleaved ``(n, channels)``."""
+    return wav_bytes(np.asarray(samples, dtype="<i2").tobytes(), channels=channels, rate=rate)
+
+
+def write_pcm16(path: Path, samples: np.ndarray, rate: int = SR) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pcm16_bytes(samples, rate))
+    return path
+
+
+def tone(freq: float, seconds: float = 1.0, level: float = 0.5, rate: int = SR) -> np.ndarray:
+    """A sine as int16 ``(seconds * rate,)``."""
+    t = np.arange(int(round(seconds * rate))) / rate
+    return np.round(level * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+def noise(seconds: float, level: float = 0.3, seed: int = 0, rate: int = SR) -> np.ndarray:
+    """White noise as int16 ``(seconds * rate,)``."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-level, level, int(round(seconds * rate)))
+    return np.round(x * 32767).astype(np.int16)
+
+
+def make_training_set(root: Path, words: dict[str, int], *, clips_per_speaker: int = 1,
+                      background_seconds: tuple[float, ...] = (3.0, 2.5),
+                      clip_seconds: float = 1.0) -> Path:
+    """A training-layout folder: ``root/<word>/<speaker>_nohash_<k>.wav`` and noise files.
+
+    ``words`` maps each word to its number of speakers. ``background_seconds``
+    gives the noise files' lengths; an empty tuple means no
+    ``_background_noise_`` folder at all.
+    """
+    for word, n_speakers in words.items():
+        for s, speaker in enumerate(speaker_ids(n_speakers)):
+            for k in range(clips_per_speaker):
+                level = 0.1 + 0.8 * ((s * 7 + k) % 10) / 10
+                write_pcm16(root / word / f"{speaker}_nohash_{k}.wav",
+                            tone(WORD_FREQUENCIES[word], clip_seconds, level))
+    if background_seconds:
+        for i, seconds in enumerate(background_seconds):
+            write_pcm16(root / "_background_noise_" / f"noise_{i}.wav", noise(seconds, seed=i))
+    return root
+
+
+def make_test_set(root: Path, words: tuple[str, ...] = ("yes", "no", "up"),
+                  n_speakers: int = 30, n_silence: int = 12,
+                  unknown_words: tuple[str, ...] = ("bed", "cat")) -> Path:
+    """A canonical test-set-layout folder: word folders, ``_unknown_/`` and ``_silence_/``.
+
+    ``_unknown_`` clips are named ``<word>_<speaker>_nohash_0.wav.wav`` as in
+    the published test set; ``_silence_`` clips ``<n>.wav`` hold quiet noise.
+    """
+    speakers = speaker_ids(n_speakers, tag="test")
+    for s, speaker in enumerate(speakers):
+        for word in words:
+            write_pcm16(root / word / f"{speaker}_nohash_0.wav", tone(WORD_FREQUENCIES[word]))
+        other = unknown_words[s % len(unknown_words)]
+        write_pcm16(root / "_unknown_" / f"{other}_{speaker}_nohash_0.wav.wav",
+                    tone(WORD_FREQUENCIES[other]))
+    for i in range(n_silence):
+        write_pcm16(root / "_silence_" / f"{1000 + i}.wav", noise(1.0, level=0.01, seed=100 + i))
+    return root

@@ -1,0 +1,295 @@
+"""An index of a Speech Commands folder: which clip is in which split, with which label.
+
+This mirrors ``AudioProcessor.prepare_data_index`` and
+``prepare_background_data`` of TensorFlow's
+``tensorflow/examples/speech_commands/input_data.py``.
+
+**Training layout** (the official archive): one folder per word, plus
+``_background_noise_/`` with long noise recordings.
+
+- Labels are ``("_silence_", "_unknown_", *wanted_words)``, indices 0, 1, 2, ...
+- Each clip goes to a split by :func:`tinykws.data.split.which_set`.
+- Per split, with ``n`` the number of wanted-word clips in it:
+  ``ceil(n * silence_percentage / 100)`` silence examples (no file: the
+  augmentation makes them from background noise) and
+  ``ceil(n * unknown_percentage / 100)`` unknown examples, the first ones of a
+  seeded shuffle of that split's other-word clips. With the defaults both are
+  25 % *of the wanted-word count*, so each is 1/6 of the final split.
+- Then every split is shuffled. The shuffles use Python's ``random.Random(seed)``
+  in TF's order (unknowns of validation, testing, training; then the three
+  splits in that order), so given the same file order the index is TF's.
+
+The one difference from TF: TF takes files in the order its glob returns
+them, which depends on the file system; here paths are sorted first, so the
+index depends only on the names, the options and the seed.
+
+**Test-set layout** (the canonical test set): word folders plus
+``_silence_/`` (real recorded silence) and ``_unknown_/`` (other words), no
+``_background_noise_/``. Every clip is an evaluation example labelled by its
+folder (a word folder that is not wanted counts as ``_unknown_``), silence
+examples have a real path, and the silence/unknown percentages do not apply.
+All clips go to ``testing``; with ``resplit_salt`` they are split by speaker
+with :func:`tinykws.data.split.salted_which_set` so the set can be trained on.
+
+Clips that cannot be read are skipped, counted in ``DatasetIndex.skipped``
+and reported by one warning. The check is cheap: the RIFF header is read for
+every clip and only clips that are not 16 kHz mono 16-bit PCM are decoded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from tinykws.audio import load_wav, read_wav_header
+from tinykws.data.split import salted_which_set, which_set
+from tinykws.errors import TinyKWSError
+
+SILENCE_LABEL = "_silence_"
+SILENCE_INDEX = 0
+UNKNOWN_LABEL = "_unknown_"
+UNKNOWN_INDEX = 1
+BACKGROUND_NOISE_DIR = "_background_noise_"
+RANDOM_SEED = 59185  # TF's RANDOM_SEED
+CLIP_SAMPLES = 16000  # one second at 16 kHz
+SPLITS = ("training", "validation", "testing")
+_TF_SPLIT_ORDER = ("validation", "testing", "training")  # the order TF fills and shuffles splits
+_RESERVED = (SILENCE_LABEL, UNKNOWN_LABEL, BACKGROUND_NOISE_DIR)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example of a split. ``path`` is None for a silence example made from noise."""
+
+    path: str | None
+    word: str  # folder name (lower case), or "_silence_"
+    label: int  # index into DatasetIndex.labels
+
+
+@dataclass(frozen=True)
+class DatasetIndex:
+    """Everything known about a data folder before any clip is decoded."""
+
+    root: str
+    layout: str  # "training" or "test-set"
+    labels: tuple[str, ...]  # ("_silence_", "_unknown_", *wanted_words)
+    splits: dict[str, tuple[Example, ...]]  # "training" / "validation" / "testing"
+    background: tuple[np.ndarray, ...]  # each (n_i,) float32, n_i > CLIP_SAMPLES
+    skipped: int  # broken clips left out
+    background_files: tuple[str, ...] = field(default=())  # paths, parallel to background
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Examples per split and label: ``counts()[split][label]``."""
+        table = {split: {label: 0 for label in self.labels} for split in SPLITS}
+        for split in SPLITS:
+            for example in self.splits[split]:
+                table[split][self.labels[example.label]] += 1
+        return table
+
+
+def index_speech_commands(
+    data_dir: str | os.PathLike,
+    wanted_words: Iterable[str] = ("yes", "no"),
+    *,
+    silence_percentage: float = 25.0,
+    unknown_percentage: float = 25.0,
+    validation_percentage: float = 10.0,
+    testing_percentage: float = 10.0,
+    seed: int = RANDOM_SEED,
+    resplit_salt: str | None = None,
+) -> DatasetIndex:
+    """Index a Speech Commands folder (either layout; see the module docstring).
+
+    Raises :class:`TinyKWSError` for a missing or empty folder, a wanted word
+    that is not there (listing the words that are) or has no readable clip,
+    a training layout without ``_background_noise_/`` while silence is asked
+    for, and background files of one second or less.
+    """
+    root = Path(data_dir)
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "not found"
+        raise TinyKWSError(f"{root}: data folder {what}")
+    words = _normalise_wanted(wanted_words)
+    for name, value in (("silence", silence_percentage), ("unknown", unknown_percentage),
+                        ("validation", validation_percentage), ("testing", testing_percentage)):
+        if not 0 <= value <= 100:
+            raise TinyKWSError(f"{name} percentage must be within [0, 100], got {value}")
+    if validation_percentage + testing_percentage > 100:
+        raise TinyKWSError("validation + testing percentages exceed 100")
+
+    folders = _clip_folders(root)  # {word (lower case): sorted clip paths}
+    if not any(folders.values()):
+        raise TinyKWSError(f"{root}: no .wav clips found (expected {root}/<word>/*.wav)")
+    has_background = (root / BACKGROUND_NOISE_DIR).is_dir()
+    is_test_set = SILENCE_LABEL in folders or UNKNOWN_LABEL in folders
+    if is_test_set and has_background:
+        raise TinyKWSError(f"{root}: mixed layout: '{BACKGROUND_NOISE_DIR}' beside "
+                           f"'{SILENCE_LABEL}'/'{UNKNOWN_LABEL}' folders")
+    if not is_test_set and silence_percentage > 0 and not has_background:
+        raise TinyKWSError(f"{root}: no '{BACKGROUND_NOISE_DIR}' folder; it is needed to make "
+                           f"silence examples (or ask for 0 % silence)")
+
+    valid, skipped = _check_clips(folders)
+    available = sorted(w for w in folders if w not in _RESERVED)
+    for word in words:
+        if word not in folders:
+            raise TinyKWSError(f"{root}: no folder for wanted word '{word}'; "
+                               f"available words: {', '.join(available)}")
+        if not valid[word]:
+            raise TinyKWSError(f"{root / word}: no readable .wav clips for wanted word '{word}'")
+
+    labels = (SILENCE_LABEL, UNKNOWN_LABEL, *words)
+    if is_test_set:
+        splits = _test_set_splits(valid, words, validation_percentage, testing_percentage,
+                                  resplit_salt)
+        background, background_files = (), ()
+    else:
+        splits = _training_splits(valid, words, silence_percentage, unknown_percentage,
+                                  validation_percentage, testing_percentage, seed)
+        background, background_files = (_load_background(root / BACKGROUND_NOISE_DIR)
+                                        if has_background else ((), ()))
+    if skipped:
+        _, problem = skipped[0]
+        warnings.warn(f"{root}: skipped {len(skipped)} unreadable clip(s) (first: {problem})",
+                      stacklevel=2)
+    return DatasetIndex(
+        root=str(root),
+        layout="test-set" if is_test_set else "training",
+        labels=labels,
+        splits=splits,
+        background=background,
+        skipped=len(skipped),
+        background_files=background_files,
+    )
+
+
+def _normalise_wanted(wanted_words: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(wanted_words, str):
+        wanted_words = wanted_words.split(",")
+    words = tuple(w.strip().lower() for w in wanted_words)
+    if not words or any(not w for w in words):
+        raise TinyKWSError(f"wanted words must be non-empty names, got {list(wanted_words)!r}")
+    if len(set(words)) != len(words):
+        raise TinyKWSError(f"wanted words repeat: {', '.join(words)}")
+    for word in words:
+        if word in _RESERVED:
+            raise TinyKWSError(f"'{word}' is a reserved folder name, not a word to spot")
+    return words
+
+
+def _clip_folders(root: Path) -> dict[str, list[str]]:
+    """``{folder name in lower case: sorted .wav paths}`` for every sub-folder but the noise one.
+
+    Like TF's glob ``*/*.wav`` one level down; the suffix is matched in any case.
+    """
+    folders: dict[str, list[str]] = {}
+    for sub in sorted(root.iterdir()):
+        if not sub.is_dir() or sub.name.lower() == BACKGROUND_NOISE_DIR:
+            continue
+        folders.setdefault(sub.name.lower(), []).extend(_wav_files(sub))
+    return {word: sorted(paths) for word, paths in folders.items()}
+
+
+def _wav_files(folder: Path) -> list[str]:
+    return [str(p) for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file()]
+
+
+def clip_problem(path: str) -> str | None:
+    """None if the clip can be loaded, else the one-line reason it cannot.
+
+    Speech Commands clips (16 kHz mono 16-bit PCM) are judged by their header
+    alone, which also catches truncation; any other format is decoded once.
+    """
+    try:
+        if read_wav_header(path).is_speech_commands_format:
+            return None
+        with warnings.catch_warnings():  # resampling/downmix warnings come again at load time
+            warnings.simplefilter("ignore")
+            load_wav(path)
+    except TinyKWSError as exc:
+        return str(exc)
+    return None
+
+
+def _check_clips(folders: dict[str, list[str]]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    from tqdm import tqdm
+
+    total = sum(len(paths) for paths in folders.values())
+    valid: dict[str, list[str]] = {}
+    skipped: list[tuple[str, str]] = []  # (path, problem)
+    with tqdm(total=total, desc="checking clips", unit="clip", leave=False, disable=None) as bar:
+        for word, paths in folders.items():
+            valid[word] = []
+            for path in paths:
+                problem = clip_problem(path)
+                if problem is None:
+                    valid[word].append(path)
+                else:
+                    skipped.append((path, problem))
+                bar.update()
+    return valid, skipped
+
+
+def _training_splits(valid: dict[str, list[str]], words: tuple[str, ...],
+                     silence_percentage: float, unknown_percentage: float,
+                     validation_percentage: float, testing_percentage: float,
+                     seed: int) -> dict[str, tuple[Example, ...]]:
+    rng = random.Random(seed)  # TF seeds Python's global `random`; we keep our own instance
+    word_index = {word: i + 2 for i, word in enumerate(words)}
+    wanted: dict[str, list[Example]] = {split: [] for split in SPLITS}
+    unknown: dict[str, list[Example]] = {split: [] for split in SPLITS}
+    for path in sorted(p for paths in valid.values() for p in paths):
+        word = os.path.basename(os.path.dirname(path)).lower()
+        split = which_set(path, validation_percentage, testing_percentage)
+        if word in word_index:
+            wanted[split].append(Example(path, word, word_index[word]))
+        else:
+            unknown[split].append(Example(path, word, UNKNOWN_INDEX))
+    for split in _TF_SPLIT_ORDER:
+        n = len(wanted[split])
+        # TF's arithmetic, in TF's order: ceil(n * percentage / 100).
+        silence_count = int(math.ceil(n * silence_percentage / 100))
+        wanted[split].extend(Example(None, SILENCE_LABEL, SILENCE_INDEX) for _ in range(silence_count))
+        rng.shuffle(unknown[split])
+        unknown_count = int(math.ceil(n * unknown_percentage / 100))
+        wanted[split].extend(unknown[split][:unknown_count])
+    for split in _TF_SPLIT_ORDER:
+        rng.shuffle(wanted[split])
+    return {split: tuple(wanted[split]) for split in SPLITS}
+
+
+def _test_set_splits(valid: dict[str, list[str]], words: tuple[str, ...],
+                     validation_percentage: float, testing_percentage: float,
+                     resplit_salt: str | None) -> dict[str, tuple[Example, ...]]:
+    word_index = {word: i + 2 for i, word in enumerate(words)}
+    word_index[SILENCE_LABEL] = SILENCE_INDEX
+    splits: dict[str, list[Example]] = {split: [] for split in SPLITS}
+    for word in sorted(valid):
+        for path in valid[word]:
+            example = Example(path, word, word_index.get(word, UNKNOWN_INDEX))
+            split = ("testing" if resplit_salt is None else
+                     salted_which_set(path, resplit_salt, validation_percentage, testing_percentage))
+            splits[split].append(example)
+    return {split: tuple(splits[split]) for split in SPLITS}
+
+
+def _load_background(folder: Path) -> tuple[tuple[np.ndarray, ...], tuple[str, ...]]:
+    paths = sorted(_wav_files(folder))
+    if not paths:
+        raise TinyKWSError(f"{folder}: no background .wav files")
+    arrays = []
+    for path in paths:
+        noise = load_wav(path)  # (n,) float32; a broken noise file is an error, not a skip
+        # TF draws the window start from randint(0, len - 16000), which needs len > 16000.
+        if len(noise) <= CLIP_SAMPLES:
+            raise TinyKWSError(f"{path}: background noise of {len(noise)} samples; more than "
+                               f"{CLIP_SAMPLES} (1 s at 16 kHz) are needed")
+        arrays.append(noise)
+    return tuple(arrays), tuple(paths)
