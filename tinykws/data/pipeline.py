@@ -1,0 +1,160 @@
+"""From a dataset index to model inputs: batches for training, fixed arrays for evaluation.
+
+:class:`FeaturePipeline` is the one object the training code talks to. Per
+example it does what TF's ``get_data`` does with ``--preprocess=micro``:
+
+1. the clip as int16, cropped or zero-padded to 16000 samples
+   (``decode_wav(desired_samples=16000)``), or zeros for a silence example;
+2. to float (``/32768``), augmentation (:mod:`tinykws.data.augment`),
+   ``clip_by_value(-1, 1)``, back to int16 (:func:`tinykws.audio.to_int16`);
+3. micro features ``(frames, channels)`` uint16, 49 x 40 for a second;
+4. the float model input ``v * 10 / 256`` (TF: ``tf.multiply(micro_frontend,
+   10.0 / 256.0)``; 10/256 is exact in float32), with a channel axis:
+   ``x: (N, 49, 40, 1)`` float32, NHWC.
+
+Training batches pick each example with ``rng.integers(len(split))``, i.e.
+uniformly with replacement, as TF's ``np.random.randint(len(candidates))``.
+Evaluation arrays (:meth:`FeaturePipeline.split_arrays`) are the whole split in
+index order, deterministic, computed once and kept.
+
+Decoded clips are kept in memory as int16 (one load per file per pipeline):
+32 kB a clip, so 10,000 clips take 320 MB.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from tinykws.audio import fit_length, load_wav, to_int16
+from tinykws.data import augment
+from tinykws.data.speech_commands import CLIP_SAMPLES, SPLITS, DatasetIndex, Example
+
+# uint16 micro features -> float model input, TF's scale for --preprocess=micro.
+MICRO_FLOAT_SCALE = np.float32(10.0 / 256.0)
+
+FeatureFunction = Callable[[np.ndarray], np.ndarray]  # (N, n) int16 -> (N, frames, channels) uint16
+
+
+def micro_features(samples: np.ndarray) -> np.ndarray:
+    """The default feature function: the TFLite-Micro frontend with its default settings."""
+    from kernels.micro_frontend import micro_features_batch
+    from tinykws.features.micro_frontend import MicroFrontendConfig
+
+    return micro_features_batch(samples, MicroFrontendConfig())
+
+
+class FeaturePipeline:
+    """Model inputs for the splits of a :class:`DatasetIndex`.
+
+    ``features`` maps int16 waveforms ``(N, 16000)`` to uint16 features
+    ``(N, frames, channels)``; by default the micro frontend. The keyword
+    arguments are TF's ``train.py`` flags ``--time_shift_ms`` (as samples),
+    ``--background_frequency`` and ``--background_volume``.
+    """
+
+    def __init__(self, index: DatasetIndex, features: FeatureFunction | None = None, *,
+                 time_shift_samples: int = augment.TIME_SHIFT_SAMPLES,
+                 background_frequency: float = augment.BACKGROUND_FREQUENCY,
+                 background_volume: float = augment.BACKGROUND_VOLUME,
+                 batch_chunk: int = 256):
+        self.index = index
+        self.features = micro_features if features is None else features
+        self.time_shift_samples = int(time_shift_samples)
+        self.background_frequency = float(background_frequency)
+        self.background_volume = float(background_volume)
+        self.batch_chunk = int(batch_chunk)  # examples per call of `features` in split_arrays
+        self._background_lengths = tuple(len(b) for b in index.background)
+        self._clips: dict[str, np.ndarray] = {}  # path -> (16000,) int16
+        self._split_arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.index.labels
+
+    def split_size(self, split: str) -> int:
+        return len(self._split(split))
+
+    # -- waveforms ---------------------------------------------------------
+
+    def clip(self, example: Example) -> np.ndarray:
+        """The example's clip as int16 ``(16000,)``; zeros for a silence example without a file."""
+        if example.path is None:
+            return np.zeros(CLIP_SAMPLES, dtype=np.int16)
+        cached = self._clips.get(example.path)
+        if cached is None:
+            waveform = fit_length(load_wav(example.path), CLIP_SAMPLES)  # (16000,) float32
+            cached = self._clips[example.path] = to_int16(waveform)
+        return cached
+
+    def _waveform(self, example: Example, draw: augment.Draw) -> np.ndarray:
+        foreground = self.clip(example).astype(np.float32) * np.float32(1.0 / 32768.0)  # (16000,)
+        return to_int16(augment.apply(foreground, draw, self.index.background))  # (16000,) int16
+
+    def training_audio(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Augmented int16 waveforms ``(N, 16000)`` and labels ``(N,)`` int64 of a random batch."""
+        candidates = self._split("training")
+        if not candidates:
+            raise ValueError("the training split is empty")
+        audio = np.empty((batch_size, CLIP_SAMPLES), dtype=np.int16)  # (N, 16000) int16
+        labels = np.empty(batch_size, dtype=np.int64)  # (N,)
+        for i in range(batch_size):
+            example = candidates[int(rng.integers(len(candidates)))]
+            draw = augment.draw_training(  # a clip without a file is a silence example
+                rng, example.path is None, self._background_lengths, CLIP_SAMPLES,
+                self.time_shift_samples, self.background_frequency, self.background_volume)
+            audio[i] = self._waveform(example, draw)
+            labels[i] = example.label
+        return audio, labels
+
+    def split_audio(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """The whole split, unaugmented, as int16 ``(N, 16000)`` and labels ``(N,)`` int64."""
+        examples = self._split(split)
+        audio = np.empty((len(examples), CLIP_SAMPLES), dtype=np.int16)  # (N, 16000) int16
+        for i, example in enumerate(examples):
+            draw = augment.draw_evaluation(split, i, example.path is None,
+                                           self._background_lengths, CLIP_SAMPLES)
+            audio[i] = self._waveform(example, draw)
+        labels = np.array([e.label for e in examples], dtype=np.int64)  # (N,)
+        return audio, labels
+
+    # -- model inputs ------------------------------------------------------
+
+    def model_input(self, audio: np.ndarray) -> np.ndarray:
+        """int16 waveforms ``(N, n)`` -> float model input ``(N, frames, channels, 1)``."""
+        u16 = np.asarray(self.features(audio))  # (N, frames, channels) uint16
+        if u16.ndim != 3 or len(u16) != len(audio):
+            raise ValueError(f"features returned shape {u16.shape} for {len(audio)} clips")
+        return (u16.astype(np.float32) * MICRO_FLOAT_SCALE)[..., np.newaxis]  # (N, F, C, 1) float32
+
+    def training_batch(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A random augmented batch: ``x (N, 49, 40, 1)`` float32, ``y (N,)`` int64."""
+        audio, labels = self.training_audio(batch_size, rng)
+        return self.model_input(audio), labels
+
+    def split_arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """The whole split, deterministic: ``x (N, 49, 40, 1)`` float32, ``y (N,)`` int64.
+
+        Computed on the first call and kept; later calls return the same arrays
+        (treat them as read-only).
+        """
+        if split not in self._split_arrays:
+            from tqdm import tqdm
+
+            audio, labels = self.split_audio(split)
+            parts = [self.model_input(audio[i:i + self.batch_chunk])
+                     for i in tqdm(range(0, len(audio), self.batch_chunk), desc=f"{split} features",
+                                   unit="chunk", leave=False, disable=None)]
+            if not parts:  # an empty split still has the feature shape
+                parts = [self.model_input(np.zeros((1, CLIP_SAMPLES), dtype=np.int16))[:0]]
+            x = np.concatenate(parts)  # (N, 49, 40, 1) float32
+            x.setflags(write=False)
+            labels.setflags(write=False)
+            self._split_arrays[split] = (x, labels)
+        return self._split_arrays[split]
+
+    def _split(self, split: str) -> tuple[Example, ...]:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        return self.index.splits[split]
