@@ -1,0 +1,1 @@
+"""``tinykws report``: every figure and table of the assignment, regenerated."""
