@@ -1,0 +1,38 @@
+"""With no --data, tinykws finds a cached copy, or renders a synthetic set, or says how."""
+
+import pytest
+
+from tinykws.data import locate, synth
+from tinykws.errors import TinyKWSError
+
+
+def test_a_given_folder_must_exist(tmp_path):
+    with pytest.raises(TinyKWSError, match="does not exist"):
+        locate.resolve_data(tmp_path / "missing")
+    assert locate.resolve_data(tmp_path).kind == "given"
+
+
+def test_a_cached_speech_commands_copy_comes_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
+    copy = tmp_path / locate.SPEECH_COMMANDS_DIR
+    (copy / "_background_noise_").mkdir(parents=True)
+    (copy / "yes").mkdir()
+    source = locate.resolve_data()
+    assert (source.path, source.kind) == (copy, "cache")
+
+
+@pytest.mark.skipif(not synth.synthesizer_available(), reason="no eSpeak NG")
+def test_without_a_copy_a_synthetic_set_is_rendered_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
+    source = locate.resolve_data(synth_speakers=2, progress=False)
+    assert source.synthetic and source.path == tmp_path / locate.SYNTH_DIR
+    assert len(list((source.path / "yes").glob("*.wav"))) == 2
+
+
+def test_with_no_way_to_get_data_the_error_lists_all_three(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
+    monkeypatch.setattr(synth, "synthesizer_available", lambda: False)
+    with pytest.raises(TinyKWSError) as err:
+        locate.resolve_data()
+    message = str(err.value)
+    assert "--data" in message and "--download" in message and "espeakng-loader" in message

@@ -1,0 +1,69 @@
+"""Where the data comes from when the user names no folder.
+
+``tinykws report`` (and anything else run with no ``--data``) looks, in order:
+
+1. a Speech Commands copy in the cache folder (``$TINYKWS_CACHE``, default
+   ``~/.cache/tinykws``), as ``tinykws download`` leaves it;
+2. the official download, when the user asked for it (``--download``) — it is
+   2.3 GB, so never without asking;
+3. a synthetic keyword set rendered by :mod:`tinykws.data.synth` into the cache
+   folder (offline, a minute or two);
+4. otherwise an error that lists the three ways to get data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinykws.errors import TinyKWSError
+
+SPEECH_COMMANDS_DIR = "speech_commands_v0.02"
+SYNTH_DIR = "speech_synth_espeak"
+
+
+def cache_dir() -> Path:
+    """``$TINYKWS_CACHE`` or ``~/.cache/tinykws``."""
+    return Path(os.environ.get("TINYKWS_CACHE", Path.home() / ".cache" / "tinykws"))
+
+
+@dataclass(frozen=True)
+class DataSource:
+    path: Path
+    kind: str  # "given", "cache", "download" or "synthetic"
+
+    @property
+    def synthetic(self) -> bool:
+        return self.kind == "synthetic"
+
+
+def _looks_like_speech_commands(folder: Path) -> bool:
+    return (folder / "_background_noise_").is_dir() and (folder / "yes").is_dir()
+
+
+def resolve_data(data: str | os.PathLike | None = None, *, download: bool = False,
+                 synth_speakers: int = 160, progress: bool = True) -> DataSource:
+    """The data folder to use, following the order in the module docstring."""
+    if data is not None:
+        path = Path(data)
+        if not path.is_dir():
+            raise TinyKWSError(f"data folder {path} does not exist")
+        return DataSource(path, "given")
+    cached = cache_dir() / SPEECH_COMMANDS_DIR
+    if _looks_like_speech_commands(cached):
+        return DataSource(cached, "cache")
+    if download:
+        from tinykws.data.download import download_speech_commands
+
+        return DataSource(download_speech_commands(cached, progress=progress), "download")
+    from tinykws.data import synth
+
+    if synth.synthesizer_available():
+        out = cache_dir() / SYNTH_DIR
+        synth.render_dataset(out, n_speakers=synth_speakers, progress=progress)
+        return DataSource(out, "synthetic")
+    raise TinyKWSError(
+        "no data: pass --data DIR (a Speech Commands copy), or --download to fetch the "
+        f"official archive into {cached}, or install eSpeak NG (pip install espeakng-loader) "
+        "to render a synthetic set")
