@@ -26,9 +26,7 @@ COMMANDS = (
     "features",
     "data",
     "download",
-    "train",
-    "eval",
-    "size",
+    "synth-data",
 )
 
 EXIT_USER_ERROR = 2
