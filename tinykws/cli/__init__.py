@@ -27,6 +27,9 @@ COMMANDS = (
     "data",
     "download",
     "synth-data",
+    "size",
+    "train",
+    "eval",
 )
 
 EXIT_USER_ERROR = 2

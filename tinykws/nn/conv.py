@@ -1,0 +1,124 @@
+"""2-D convolution, NHWC, forward and backward side by side.
+
+Shapes (TFLite's layouts, so export needs no transposition):
+
+- input ``x``: ``(N, H, W, C)``
+- weight ``w``: ``(O, KH, KW, C // groups)`` — CONV_2D's OHWI layout
+- bias ``b``: ``(O,)``
+- output ``y``: ``(N, OH, OW, O)``
+
+``groups`` splits the input and output channels into that many independent
+convolutions; ``groups == C`` (one input channel each) is a depthwise
+convolution, so one class serves both.
+
+Padding follows TensorFlow: ``VALID`` uses no padding,
+``OH = (H - KH) // stride + 1``; ``SAME`` gives ``OH = ceil(H / stride)`` and pads
+``total = max((OH - 1) * stride + KH - H, 0)`` rows, ``total // 2`` before and
+the rest after (so an odd total puts the extra row at the bottom/right).
+
+The computation is im2col: every receptive field becomes a row of a matrix,
+so the convolution is one matrix product per group (BLAS does the work):
+``y = cols @ w.T``. Backward is the chain rule through that product:
+``dw = dy.T @ cols``, ``dcols = dy @ w``, and ``dx`` scatters ``dcols``
+back onto the input positions each row came from (col2im).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
+    """``(out, pad_before, pad_after)`` of TensorFlow's SAME padding along one axis."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def output_size(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int, int]:
+    """``(out, pad_before, pad_after)`` along one axis for SAME or VALID."""
+    if padding == "SAME":
+        return same_padding(size, kernel, stride)
+    if padding == "VALID":
+        if size < kernel:
+            raise ValueError(f"VALID convolution needs input {size} >= kernel {kernel}")
+        return (size - kernel) // stride + 1, 0, 0
+    raise ValueError(f"padding must be 'SAME' or 'VALID', not {padding!r}")
+
+
+class Conv2D:
+    """Convolution layer with weight ``(O, KH, KW, C // groups)`` and bias ``(O,)``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int],
+                 stride: tuple[int, int] = (1, 1), padding: str = "SAME", groups: int = 1):
+        if in_channels % groups or out_channels % groups:
+            raise ValueError("groups must divide both in_channels and out_channels")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel, self.stride, self.padding, self.groups = tuple(kernel), tuple(stride), padding, groups
+        kh, kw = self.kernel
+        self.params = {"weight": np.zeros((out_channels, kh, kw, in_channels // groups), np.float32),
+                       "bias": np.zeros(out_channels, np.float32)}
+        self.grads: dict[str, np.ndarray] = {}
+        self._cache = None
+
+    def spec(self) -> dict:
+        return {"type": "conv2d", "in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel": list(self.kernel), "stride": list(self.stride), "padding": self.padding,
+                "groups": self.groups}
+
+    def output_shape(self, input_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        h, w, _ = input_shape
+        oh = output_size(h, self.kernel[0], self.stride[0], self.padding)[0]
+        ow = output_size(w, self.kernel[1], self.stride[1], self.padding)[0]
+        return oh, ow, self.out_channels
+
+    def _im2col(self, x: np.ndarray):
+        n, h, w, c = x.shape
+        kh, kw = self.kernel
+        sh, sw = self.stride
+        oh, top, bottom = output_size(h, kh, sh, self.padding)
+        ow, left, right = output_size(w, kw, sw, self.padding)
+        xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))  # (N, H+, W+, C)
+        s = xp.strides
+        cols = np.lib.stride_tricks.as_strided(
+            xp, shape=(n, oh, ow, kh, kw, c), strides=(s[0], s[1] * sh, s[2] * sw, s[1], s[2], s[3]),
+            writeable=False)  # (N, OH, OW, KH, KW, C), a view
+        return cols, xp.shape, (top, left)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        n = x.shape[0]
+        cols, padded_shape, offset = self._im2col(x)
+        _, oh, ow, kh, kw, c = cols.shape
+        g, cg, og = self.groups, c // self.groups, self.out_channels // self.groups
+        cols = cols.reshape(n, oh, ow, kh, kw, g, cg)
+        w = self.params["weight"].reshape(g, og, kh * kw * cg)  # (G, Og, K)
+        y = np.empty((n, oh, ow, g, og), x.dtype)
+        group_cols = []
+        for gi in range(g):
+            cols_g = np.ascontiguousarray(cols[..., gi, :]).reshape(n * oh * ow, kh * kw * cg)  # (M, K)
+            y[..., gi, :] = (cols_g @ w[gi].T).reshape(n, oh, ow, og)
+            group_cols.append(cols_g)
+        self._cache = (group_cols, x.shape, padded_shape, offset, (oh, ow))
+        return y.reshape(n, oh, ow, self.out_channels) + self.params["bias"]
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        group_cols, x_shape, padded_shape, (top, left), (oh, ow) = self._cache
+        n, h, w_, c = x_shape
+        kh, kw = self.kernel
+        sh, sw = self.stride
+        g, cg, og = self.groups, c // self.groups, self.out_channels // self.groups
+        weight = self.params["weight"].reshape(g, og, kh * kw * cg)
+        dy_g = dy.reshape(n * oh * ow, g, og)  # (M, G, Og)
+        dweight = np.empty_like(weight)
+        dcols = np.empty((n, oh, ow, kh, kw, g, cg), dy.dtype)
+        for gi in range(g):
+            dweight[gi] = dy_g[:, gi, :].T @ group_cols[gi]  # (Og, K)
+            dcols[..., gi, :] = (dy_g[:, gi, :] @ weight[gi]).reshape(n, oh, ow, kh, kw, cg)
+        self.grads = {"weight": dweight.reshape(self.params["weight"].shape),
+                      "bias": dy.sum(axis=(0, 1, 2))}
+        dcols = dcols.reshape(n, oh, ow, kh, kw, c)
+        dxp = np.zeros(padded_shape, dy.dtype)  # col2im: each kernel tap adds its slice
+        for i in range(kh):
+            for j in range(kw):
+                dxp[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += dcols[:, :, :, i, j, :]
+        return dxp[:, top:top + h, left:left + w_, :]

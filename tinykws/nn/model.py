@@ -1,0 +1,115 @@
+"""A model is a list of layers run in order; TinyConv is one such list.
+
+:class:`Sequential` chains ``forward`` and, in reverse, ``backward`` — the
+chain rule, one layer at a time. A model is described by plain data
+(:meth:`Sequential.spec`: the input shape and one dict per layer), which is
+what checkpoints store instead of pickled objects, and what
+:func:`from_spec` rebuilds a model from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinykws.nn.conv import Conv2D
+from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
+
+TINY_CONV_INPUT = (49, 40, 1)  # (frames, channels, 1): 1 s of micro features
+
+
+class Sequential:
+    def __init__(self, layers: list, input_shape: tuple[int, ...]):
+        self.layers = list(layers)
+        self.input_shape = tuple(input_shape)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """``"<layer index>.<name>" -> array``, the model's trainable state."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    def load_parameters(self, params: dict[str, np.ndarray]) -> None:
+        own = self.parameters()
+        if set(own) != set(params):
+            raise ValueError(f"parameter names differ: expected {sorted(own)}, got {sorted(params)}")
+        for name, value in params.items():
+            if own[name].shape != value.shape:
+                raise ValueError(f"{name}: expected shape {own[name].shape}, got {value.shape}")
+            own[name][...] = value
+
+    def spec(self) -> dict:
+        return {"input_shape": list(self.input_shape), "layers": [l.spec() for l in self.layers]}
+
+    def shapes(self) -> list[tuple[int, ...]]:
+        """Per-sample output shape of every layer, in order."""
+        shapes, shape = [], self.input_shape
+        for layer in self.layers:
+            shape = tuple(layer.output_shape(shape))
+            shapes.append(shape)
+        return shapes
+
+    def set_rng(self, rng: np.random.Generator) -> None:
+        """Give every dropout layer the training run's generator."""
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layer.rng = rng
+
+
+def from_spec(spec: dict) -> Sequential:
+    """Rebuild a model (with zero weights) from :meth:`Sequential.spec`."""
+    layers = []
+    for s in spec["layers"]:
+        kind = s["type"]
+        if kind == "conv2d":
+            layers.append(Conv2D(s["in_channels"], s["out_channels"], tuple(s["kernel"]),
+                                 tuple(s["stride"]), s["padding"], s["groups"]))
+        elif kind == "dense":
+            layers.append(Dense(s["in_features"], s["out_features"]))
+        elif kind == "relu":
+            layers.append(ReLU())
+        elif kind == "dropout":
+            layers.append(Dropout(s["rate"]))
+        elif kind == "flatten":
+            layers.append(Flatten())
+        else:
+            raise ValueError(f"unknown layer type {kind!r}")
+    return Sequential(layers, tuple(spec["input_shape"]))
+
+
+def truncated_normal(rng: np.random.Generator, shape, std: float) -> np.ndarray:
+    """Normal(0, std) with draws beyond 2 std redrawn (``tf.truncated_normal``)."""
+    x = rng.normal(0.0, std, shape)
+    bad = np.abs(x) > 2 * std
+    while bad.any():
+        x[bad] = rng.normal(0.0, std, bad.sum())
+        bad = np.abs(x) > 2 * std
+    return x.astype(np.float32)
+
+
+def tiny_conv(num_labels: int, rng: np.random.Generator, filters: int = 8,
+              dropout: float = 0.5) -> Sequential:
+    """TensorFlow's ``tiny_conv`` (speech_commands/models.py), NHWC.
+
+    ``(N, 49, 40, 1)`` -> conv 10x8 (10 frames by 8 channels), ``filters``
+    filters, stride 2x2, SAME -> ``(N, 25, 20, filters)`` -> ReLU -> dropout
+    (training only) -> flatten ``25*20*filters`` -> dense ``num_labels``
+    logits. Weights: truncated normal, std 0.01; biases zero (as TF).
+    16,652 parameters for 4 labels and 8 filters.
+    """
+    conv = Conv2D(1, filters, (10, 8), (2, 2), "SAME")
+    conv.params["weight"][...] = truncated_normal(rng, conv.params["weight"].shape, 0.01)
+    oh, ow, oc = conv.output_shape(TINY_CONV_INPUT)
+    dense = Dense(oh * ow * oc, num_labels)
+    dense.params["weight"][...] = truncated_normal(rng, dense.params["weight"].shape, 0.01)
+    return Sequential([conv, ReLU(), Dropout(dropout), Flatten(), dense], TINY_CONV_INPUT)

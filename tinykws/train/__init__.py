@@ -1,0 +1,1 @@
+"""Training TinyConv: optimizers, schedule, checkpoints and the loop."""
