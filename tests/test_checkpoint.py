@@ -1,0 +1,59 @@
+"""Checkpoints round-trip, and bad files are one-line errors, never code execution."""
+
+import numpy as np
+import pytest
+
+from tinykws.errors import TinyKWSError
+from tinykws.nn.model import tiny_conv
+from tinykws.train.checkpoint import load_checkpoint, save_checkpoint
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = tiny_conv(4, np.random.default_rng(0))
+    path = save_checkpoint(tmp_path / "model.npz", model, {"labels": ["a", "b", "c", "d"]},
+                           {"t": np.array(7)})
+    return model, path
+
+
+def test_round_trip(saved):
+    model, path = saved
+    loaded, meta, optim = load_checkpoint(path)
+    assert meta["labels"] == ["a", "b", "c", "d"] and int(optim["t"]) == 7
+    for k, v in model.parameters().items():
+        np.testing.assert_array_equal(loaded.parameters()[k], v)
+
+
+def test_truncated_checkpoint(saved, tmp_path):
+    _, path = saved
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(TinyKWSError, match="truncated"):
+        load_checkpoint(cut)
+
+
+def test_foreign_npz_is_not_a_checkpoint(tmp_path):
+    np.savez(tmp_path / "x.npz", a=np.ones(3))
+    with pytest.raises(TinyKWSError, match="not a tinykws checkpoint"):
+        load_checkpoint(tmp_path / "x.npz")
+
+
+def test_object_arrays_are_refused_without_unpickling(tmp_path):
+    np.savez(tmp_path / "evil.npz", meta=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(TinyKWSError, match="pickle"):
+        load_checkpoint(tmp_path / "evil.npz")
+
+
+def test_weights_of_another_architecture(saved, tmp_path):
+    _, path = saved
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["param/4.weight"] = np.zeros((4, 123), np.float32)
+    np.savez(tmp_path / "other.npz", **arrays)
+    with pytest.raises(TinyKWSError, match="architecture"):
+        load_checkpoint(tmp_path / "other.npz")
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(TinyKWSError, match="does not exist"):
+        load_checkpoint(tmp_path / "none.npz")
