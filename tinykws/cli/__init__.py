@@ -30,6 +30,7 @@ COMMANDS = (
     "size",
     "train",
     "eval",
+    "report",
 )
 
 EXIT_USER_ERROR = 2

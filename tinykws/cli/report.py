@@ -1,0 +1,37 @@
+"""``tinykws report``: regenerate the assignment's figures and tables in one go."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report", help="run every stage and write DIR/index.md and DIR/index.html",
+        description="Run features, size, training (and evaluation on real speech) and write "
+        "DIR/index.md, DIR/index.html and DIR/manifest.json. Stages are cached by their inputs: "
+        "a second run reuses them and an interrupted run resumes. Without --data it uses a "
+        "Speech Commands copy in the cache folder, the download (with --download), or renders "
+        "a synthetic set with eSpeak NG.")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--data", metavar="DIR", help="a Speech Commands folder")
+    p.add_argument("--words", default="yes,no")
+    p.add_argument("--quick", action="store_true", help="short schedules (minutes, not hours)")
+    p.add_argument("--download", action="store_true",
+                   help="download Speech Commands v0.02 (2.3 GB) if no copy is cached")
+    p.add_argument("--real", metavar="DIR",
+                   help="a canonical test-set folder of real speech to evaluate on")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tinykws.report.build import ReportSettings, build_report
+
+    words = tuple(w.strip() for w in args.words.split(",") if w.strip())
+    path = build_report(ReportSettings(Path(args.out), args.data, words, args.quick, args.download,
+                                       args.real, args.seed))
+    print(path)
+    return 0
