@@ -200,6 +200,7 @@ def test_offline_is_a_one_line_error_with_exit_2(capsys, tmp_path):
     code, out, err = _main(capsys, "download", str(tmp_path / "sc"), "--url", url)
     assert code == 2 and out == "" and err.count("\n") == 1
     assert f"could not reach {url}" in err and "offline? Use --data DIR with a local copy" in err
+    assert not (tmp_path / "sc").exists()  # no empty folder left behind
 
 
 def test_http_error_is_a_one_line_error(tmp_path):

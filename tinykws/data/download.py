@@ -63,9 +63,15 @@ def download_speech_commands(dest: str | os.PathLike, url: str = DEFAULT_URL, *,
     marker = dest / f".{name}.extracted"
     if marker.exists():
         return dest
+    created = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
     if not archive.exists():
-        fetch(url, archive, timeout=timeout, progress=progress)
+        try:
+            fetch(url, archive, timeout=timeout, progress=progress)
+        except BaseException:
+            if created and not any(dest.iterdir()):
+                dest.rmdir()  # leave no empty folder behind a failed first attempt
+            raise
     check_known_checksum(archive, progress=progress)
     extract_archive(archive, dest)
     from tinykws.atomic import write_text
