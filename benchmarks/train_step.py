@@ -34,7 +34,8 @@ def _torch(x, y, threads):
 
     torch.set_num_threads(threads)
     model = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 8, (10, 8), stride=2, padding=(4, 3)),  # SAME for 49x40 -> 25x20
+        torch.nn.ZeroPad2d((3, 3, 4, 5)),  # TF's SAME for 49x40: (left, right, top, bottom)
+        torch.nn.Conv2d(1, 8, (10, 8), stride=2),  # -> 25x20
         torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Flatten(), torch.nn.Linear(4000, 4))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))  # NCHW

@@ -42,3 +42,20 @@ def test_dropout_only_in_training():
     x = np.random.default_rng(5).normal(size=(2, 49, 40, 1)).astype(np.float32)
     np.testing.assert_array_equal(model.forward(x), model.forward(x))
     assert not np.array_equal(model.forward(x, training=True), model.forward(x))
+
+
+def test_model_backward_fills_the_same_gradients_without_the_input_gradient():
+    # Sequential.backward skips the first conv's dx; its weight gradients must not change.
+    from tinykws.nn.loss import softmax_cross_entropy
+
+    model = tiny_conv(4, np.random.default_rng(0))
+    x = np.random.default_rng(1).normal(size=(3, 49, 40, 1)).astype(np.float32)
+    _, grad = softmax_cross_entropy(model.forward(x), np.array([0, 1, 2]))
+    model.backward(grad)
+    fast = {k: v.copy() for k, v in model.gradients().items()}
+    dy = grad
+    for layer in reversed(model.layers):  # every layer's full backward
+        dy = layer.backward(dy)
+    assert dy.shape == x.shape
+    for k, v in model.gradients().items():
+        np.testing.assert_allclose(fast[k], v, rtol=1e-6)

@@ -101,7 +101,8 @@ class Conv2D:
         self._cache = (group_cols, x.shape, padded_shape, offset, (oh, ow))
         return y.reshape(n, oh, ow, self.out_channels) + self.params["bias"]
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """Fill ``grads``; return ``dx`` unless the caller (a first layer) needs none."""
         group_cols, x_shape, padded_shape, (top, left), (oh, ow) = self._cache
         n, h, w_, c = x_shape
         kh, kw = self.kernel
@@ -110,12 +111,15 @@ class Conv2D:
         weight = self.params["weight"].reshape(g, og, kh * kw * cg)
         dy_g = dy.reshape(n * oh * ow, g, og)  # (M, G, Og)
         dweight = np.empty_like(weight)
-        dcols = np.empty((n, oh, ow, kh, kw, g, cg), dy.dtype)
         for gi in range(g):
             dweight[gi] = dy_g[:, gi, :].T @ group_cols[gi]  # (Og, K)
-            dcols[..., gi, :] = (dy_g[:, gi, :] @ weight[gi]).reshape(n, oh, ow, kh, kw, cg)
         self.grads = {"weight": dweight.reshape(self.params["weight"].shape),
                       "bias": dy.sum(axis=(0, 1, 2))}
+        if not need_input_grad:
+            return None
+        dcols = np.empty((n, oh, ow, kh, kw, g, cg), dy.dtype)
+        for gi in range(g):
+            dcols[..., gi, :] = (dy_g[:, gi, :] @ weight[gi]).reshape(n, oh, ow, kh, kw, cg)
         dcols = dcols.reshape(n, oh, ow, kh, kw, c)
         dxp = np.zeros(padded_shape, dy.dtype)  # col2im: each kernel tap adds its slice
         for i in range(kh):

@@ -27,10 +27,20 @@ class Sequential:
             x = layer.forward(x, training)
         return x
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        for layer in reversed(self.layers):
-            dy = layer.backward(dy)
-        return dy
+    def backward(self, dy: np.ndarray) -> None:
+        """Backpropagate ``dL/dlogits``, filling every layer's ``grads``.
+
+        The first layer's input gradient (``dL/dx`` for the audio features)
+        is never needed, so a first convolution skips computing it: that is
+        its costliest step (col2im).
+        """
+        for i in range(len(self.layers) - 1, 0, -1):
+            dy = self.layers[i].backward(dy)
+        first = self.layers[0]
+        if isinstance(first, Conv2D):
+            first.backward(dy, need_input_grad=False)
+        else:
+            first.backward(dy)
 
     def parameters(self) -> dict[str, np.ndarray]:
         """``"<layer index>.<name>" -> array``, the model's trainable state."""
