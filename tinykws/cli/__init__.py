@@ -30,6 +30,7 @@ COMMANDS = (
     "size",
     "train",
     "eval",
+    "listen",
     "report",
 )
 

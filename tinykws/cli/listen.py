@@ -1,0 +1,51 @@
+"""``tinykws listen WAV --model RUN``: detect keywords in a long recording."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "listen", help="detect keywords in a long recording (micro_speech post-processing)",
+        description="Slide the model over a recording every 20 ms and print detections with "
+        "micro_speech's RecognizeCommands: scores averaged over a window, a threshold, "
+        "suppression after a detection and a minimum number of results.")
+    p.add_argument("wav", help="a recording of any length (16 kHz mono preferred)")
+    p.add_argument("--model", required=True, metavar="RUN", help="training run folder or model .npz")
+    p.add_argument("--window-ms", type=int, default=1000, help="averaging window (default 1000)")
+    p.add_argument("--threshold", type=int, default=200, help="detection threshold, 0-255 (default 200)")
+    p.add_argument("--suppression-ms", type=int, default=1500, help="default 1500")
+    p.add_argument("--min-count", type=int, default=3, help="minimum results in the window (default 3)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from tinykws.audio import load_wav, to_int16
+    from tinykws.errors import TinyKWSError
+    from tinykws.stream.listen import detect, window_scores
+    from tinykws.stream.recognize import RecognizeCommands
+    from tinykws.train.checkpoint import load_checkpoint
+
+    if not 0 <= args.threshold <= 255:
+        raise TinyKWSError("--threshold must be between 0 and 255")
+    if args.window_ms < 1 or args.suppression_ms < 0 or args.min_count < 1:
+        raise TinyKWSError("--window-ms and --min-count must be positive, --suppression-ms not negative")
+    path = Path(args.model)
+    model, meta, _ = load_checkpoint(path / "model.npz" if path.is_dir() else path)
+    samples = to_int16(load_wav(args.wav))
+    times, scores = window_scores(model, samples)
+    recognizer = RecognizeCommands(tuple(meta["labels"]), args.window_ms, args.threshold,
+                                   args.suppression_ms, args.min_count)
+    found = detect(times, scores, recognizer)
+    if args.json:
+        print(json.dumps([{"label": d.label, "time_s": d.time_s, "score": d.score} for d in found]))
+    else:
+        print(f"{len(found)} detection(s) in {len(samples) / 16000:.1f} s")
+        for d in found:
+            print(f"{d.time_s:9.2f} s  {d.label:<10} score {d.score}")
+    return 0
