@@ -31,6 +31,7 @@ COMMANDS = (
     "train",
     "eval",
     "listen",
+    "infield",
     "report",
 )
 
