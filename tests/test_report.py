@@ -18,7 +18,7 @@ def test_report_builds_then_reuses_every_stage(tmp_path):
     # the numbers in the text are the stage's numbers
     assert f"| testing | {100 * metrics['accuracy']['testing']:.1f} % |" in text
     assert "676,004" in text and "16,652" in text
-    assert "## Real speech" in text
+    assert "## Real speech" in text and "## In-field test" in text
     for line in text.splitlines():
         if line.startswith("!["):
             assert (tmp_path / "report" / line.split("](")[1].rstrip(")")).is_file()

@@ -8,7 +8,8 @@ import argparse
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "report", help="run every stage and write DIR/index.md and DIR/index.html",
-        description="Run features, size, training (and evaluation on real speech) and write "
+        description="Run features, size, training, an in-field streaming test (and evaluation on "
+        "real speech) and write "
         "DIR/index.md, DIR/index.html and DIR/manifest.json. Stages are cached by their inputs: "
         "a second run reuses them and an interrupted run resumes. Without --data it uses a "
         "Speech Commands copy in the cache folder, the download (with --download), or renders "
