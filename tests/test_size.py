@@ -15,8 +15,9 @@ def test_tiny_conv_size_in_the_course_convention():
     assert r["flops"] == 676_004
     assert r["params"] == 16_652 and r["flash_float32_bytes"] == 66_608
     assert r["ram_course_bytes"] == 49 * 40 * 4 + 4 * 4 == 7_856
-    # peak: ReLU's input and output, 25*20*8 float32 each
-    assert r["ram_peak_float32_bytes"] == 2 * 4000 * 4 and r["ram_peak_int8_bytes"] == 8000
+    # peak, deployed (ReLU fused): the conv's 49x40 input and 25x20x8 output
+    assert r["ram_peak_float32_bytes"] == (1960 + 4000) * 4 == 23_840
+    assert r["ram_peak_int8_bytes"] == 1960 + 4000
     # int8: 16,640 weight bytes, 12 int32 biases, 8 + 1 quantization channels of 8 bytes
     assert r["flash_int8_bytes"] == 16_640 + 4 * 12 + 8 * 9
 

@@ -84,3 +84,25 @@ def test_a_run_stopped_mid_way_resumes_to_the_same_weights(tmp_path, optimizer):
     assert meta["step"] == 40 and len(meta["history"]) == 4
     for k, v in full.parameters().items():
         np.testing.assert_array_equal(resumed.parameters()[k], v)
+
+
+def test_an_existing_run_is_not_overwritten_without_resume(tmp_path):
+    from tinykws.errors import TinyKWSError
+
+    train(PatternPipeline(), tmp_path, CONFIG, progress=False)
+    before = (tmp_path / "last.npz").read_bytes()
+    with pytest.raises(TinyKWSError, match="--resume"):
+        train(PatternPipeline(), tmp_path, CONFIG, progress=False)
+    assert (tmp_path / "last.npz").read_bytes() == before
+
+
+def test_resume_refuses_other_settings_but_may_run_longer(tmp_path):
+    from dataclasses import replace
+
+    from tinykws.errors import TinyKWSError
+
+    train(PatternPipeline(), tmp_path, CONFIG, progress=False)
+    with pytest.raises(TinyKWSError, match="batch_size"):
+        train(PatternPipeline(), tmp_path, replace(CONFIG, batch_size=8), resume=True, progress=False)
+    metrics = train(PatternPipeline(), tmp_path, replace(CONFIG, steps=50), resume=True, progress=False)
+    assert metrics["history"][-1]["step"] == 50

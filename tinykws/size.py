@@ -13,7 +13,10 @@ Conventions (the course's, so numbers compare):
   only — the .tflite file adds its graph (see ``tinykws convert``).
 - **RAM, course convention** = input + output bytes of the model at batch 1.
 - **peak activation RAM** = the largest ``input + output`` bytes of any layer
-  (both live while it runs), in float32 and in int8.
+  as the model is deployed (both buffers are live while it runs), in float32
+  and in int8. Deployed means what the converter emits: ReLU fused into the
+  layer before it, dropout removed and flatten a reshape of the same buffer,
+  so only convolutions and dense layers hold two buffers at once.
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ def int8_flash_bytes(model: Sequential) -> int:
 
 def peak_activation_bytes(model: Sequential, bytes_per_value: int) -> int:
     shapes = [model.input_shape] + model.shapes()
-    return max((int(np.prod(a)) + int(np.prod(b))) * bytes_per_value for a, b in zip(shapes, shapes[1:]))
+    return max((int(np.prod(shapes[i])) + int(np.prod(shapes[i + 1]))) * bytes_per_value
+               for i, layer in enumerate(model.layers) if isinstance(layer, (Conv2D, Dense)))
 
 
 def float_latency_seconds(model: Sequential, repeats: int = 200) -> float:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tinykws.atomic import write_json
+from tinykws.errors import TinyKWSError
 from tinykws.nn.loss import softmax_cross_entropy
 from tinykws.nn.model import Sequential, tiny_conv
 from tinykws.train.checkpoint import load_checkpoint, save_checkpoint
@@ -76,8 +77,12 @@ def train(pipeline, out_dir: str | Path, config: TrainConfig = TrainConfig(), *,
     optimizer = make_optimizer(config.optimizer, config.weight_decay)
     step, history, best_val, elapsed = 0, [], -1.0, 0.0
     last = out / "last.npz"
+    if last.exists() and not resume:
+        raise TinyKWSError(f"{out} already holds a training run; pass --resume to continue it "
+                           "or choose another output folder")
     if resume and last.exists():
         model, meta, optim_state = load_checkpoint(last)
+        _check_same_settings(meta["config"], asdict(config), last)
         optimizer.load_state(optim_state)
         rng = _restore_rng(meta["rng"])
         step, history, best_val, elapsed = meta["step"], meta["history"], meta["best_val"], meta["elapsed"]
@@ -121,6 +126,15 @@ def train(pipeline, out_dir: str | Path, config: TrainConfig = TrainConfig(), *,
     bar.close()
     wall = time.perf_counter() - start
     return finish(pipeline, out, history, wall, config, meta_base)
+
+
+def _check_same_settings(saved: dict, wanted: dict, path: Path) -> None:
+    """A resumed run must continue the same run: only ``steps`` may change."""
+    differ = sorted(k for k in wanted if k != "steps" and
+                    json.loads(json.dumps(saved.get(k))) != json.loads(json.dumps(wanted[k])))
+    if differ:
+        raise TinyKWSError(f"cannot resume {path}: settings differ from the saved run "
+                           f"({', '.join(differ)})")
 
 
 def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
