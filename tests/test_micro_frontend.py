@@ -135,10 +135,19 @@ def test_one_second_at_30_20_ms_is_49_frames_of_40_channels():
 
 
 @pytest.mark.parametrize("bad", [dict(num_channels=0), dict(stride_ms=0), dict(upper_band_hz=9000.0),
-                                 dict(lower_band_hz=8000.0, upper_band_hz=7000.0), dict(tables="x")])
+                                 dict(lower_band_hz=8000.0, upper_band_hz=7000.0), dict(tables="x"),
+                                 dict(smoothing_bits=2), dict(gain_bits=7)])
 def test_nonsense_configs_are_user_errors(bad):
     with pytest.raises(TinyKWSError, match="bad micro frontend config"):
         MicroFrontendConfig(**bad)
+
+
+def test_pcan_shifts_that_would_be_negative_in_c_are_refused_only_with_pcan():
+    # 30 ms at 16 kHz is a 512-point FFT: C shifts by smoothing_bits - 3 and gain_bits - 15.
+    MicroFrontendConfig(smoothing_bits=3, gain_bits=15)
+    MicroFrontendConfig(smoothing_bits=2, enable_pcan=False)
+    with pytest.raises(TinyKWSError, match="PCAN"):
+        MicroFrontendConfig(smoothing_bits=2)
 
 
 def test_int8_model_input_is_micro_speech_formula():

@@ -73,6 +73,56 @@ LOG_LUT = np.array([
 F32 = np.float32
 
 
+def _load_libm():
+    """The C math library, so tables use the very ``cosf``/``log1pf``/``powf`` the C code calls.
+
+    NumPy's own float32 ``cos`` and ``log1p`` differ from glibc's in the last
+    bit for a few percent of arguments, enough to move a filterbank weight for
+    some configurations. Without a C math library (not glibc, say) NumPy's
+    float32 functions are the fallback.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("m")
+    if name is None:
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None
+    for fn, nargs in (("cosf", 1), ("log1pf", 1), ("powf", 2)):
+        getattr(lib, fn).restype = ctypes.c_float
+        getattr(lib, fn).argtypes = [ctypes.c_float] * nargs
+    for fn, nargs in (("cos", 1), ("log1p", 1)):
+        getattr(lib, fn).restype = ctypes.c_double
+        getattr(lib, fn).argtypes = [ctypes.c_double] * nargs
+    return lib
+
+
+_LIBM = _load_libm()
+
+
+def cosf(x) -> np.float32:
+    return F32(_LIBM.cosf(float(x))) if _LIBM else np.cos(F32(x))
+
+
+def log1pf(x) -> np.float32:
+    return F32(_LIBM.log1pf(float(x))) if _LIBM else np.log1p(F32(x))
+
+
+def powf(x, y) -> np.float32:
+    return F32(_LIBM.powf(float(x), float(y))) if _LIBM else F32(np.power(F32(x), F32(y)))
+
+
+def cos_double(x) -> float:
+    return _LIBM.cos(float(x)) if _LIBM else float(np.cos(np.float64(x)))
+
+
+def log1p_double(x) -> float:
+    return _LIBM.log1p(float(x)) if _LIBM else float(np.log1p(np.float64(x)))
+
+
 @dataclass(frozen=True)
 class MicroFrontendConfig:
     """Every option of the C frontend. Defaults: micro_speech's training settings."""
@@ -125,6 +175,14 @@ class MicroFrontendConfig:
             problems.append("pcan_offset must be positive and pcan_strength non-negative")
         if not 0 <= self.scale_shift <= 16:
             problems.append("scale_shift must be in [0, 16]")
+        if self.enable_pcan and self.window_size >= 2 and self.sample_rate > 0:
+            correction = self.fft_size.bit_length() - 1 - FILTERBANK_BITS // 2  # msb32 - 1 - 6
+            # C computes 1 << (smoothing_bits - correction) and a right shift by
+            # gain_bits - correction - 12: negative amounts are undefined behaviour.
+            if self.smoothing_bits < correction or self.gain_bits - correction - PCAN_SNR_BITS < 0:
+                problems.append("PCAN needs smoothing_bits >= log2(fft size) - 7 and "
+                                "gain_bits >= log2(fft size) + 5 (C shifts by a negative amount "
+                                "otherwise)")
         if self.tables not in ("tflm", "tensorflow"):
             problems.append("tables must be 'tflm' or 'tensorflow'")
         if problems:
@@ -162,11 +220,6 @@ def msb32(x: int) -> int:
 
 # -- tables, built as the *_util.c files build them ---------------------------------
 
-def _f32(x) -> np.float32:
-    """Round a double to float32 (as a correctly rounded float libm returns)."""
-    return np.float32(x)
-
-
 def window_coefficients(size: int, tables: str = "tflm") -> np.ndarray:
     """Hann window in Q12 (``window_util.c``): ``floor((0.5 - 0.5 cos(2 pi (i + 0.5)/size)) 4096 + 0.5)``.
 
@@ -176,12 +229,12 @@ def window_coefficients(size: int, tables: str = "tflm") -> np.ndarray:
     if tables == "tensorflow":
         arg = np.float64(F32(np.pi * 2.0 / np.float64(F32(size))))
         for i in range(size):
-            value = np.float64(F32(0.5 - 0.5 * np.cos(arg * (i + 0.5))))
+            value = np.float64(F32(0.5 - 0.5 * cos_double(arg * (i + 0.5))))
             coeffs[i] = int(np.floor(value * (1 << WINDOW_BITS) + 0.5))
         return coeffs
     arg = F32(np.pi) * F32(2.0) / F32(size)
     for i in range(size):
-        value = F32(0.5) - F32(0.5) * np.cos(arg * (F32(i) + F32(0.5)))
+        value = F32(0.5) - F32(0.5) * cosf(arg * (F32(i) + F32(0.5)))
         coeffs[i] = int(np.floor(value * F32(1 << WINDOW_BITS) + F32(0.5)))
     return coeffs
 
@@ -190,8 +243,8 @@ def _freq_to_mel(freq: np.float32, tables: str = "tflm") -> np.float32:
     """``FreqToMel``: ``1127 ln(1 + f/700)``, in float32 (tflite-micro's
     ``log1pf``) or in double rounded to float (TensorFlow's ``log1p``)."""
     if tables == "tensorflow":
-        return F32(1127.0 * np.log1p(np.float64(F32(freq)) / 700.0))
-    return F32(1127.0) * np.log1p(F32(freq) / F32(700.0))
+        return F32(1127.0 * log1p_double(np.float64(F32(freq)) / 700.0))
+    return F32(1127.0) * log1pf(F32(freq) / F32(700.0))
 
 
 @dataclass(frozen=True)
@@ -237,7 +290,7 @@ def make_filterbank(config: MicroFrontendConfig) -> Filterbank:
     centers = [mel_low + spacing * F32(i + 1) for i in range(n)]
     if tf:
         hz_per_sbin = F32(0.5 * config.sample_rate / np.float64(F32(spectrum_size) - F32(1.0)))
-        start_index = int(1.5 + np.float64(F32(config.lower_band_hz)) / np.float64(hz_per_sbin))
+        start_index = int(1.5 + np.float64(F32(config.lower_band_hz) / hz_per_sbin))
     else:
         hz_per_sbin = F32(0.5) * F32(config.sample_rate) / (F32(spectrum_size) - F32(1.0))
         start_index = int(F32(1.5) + F32(config.lower_band_hz) / hz_per_sbin)
@@ -275,7 +328,7 @@ def pcan_shifts(config: MicroFrontendConfig) -> tuple[int, int]:
 def _pcan_gain(config: MicroFrontendConfig, input_bits: int, x: int) -> int:
     """``PcanGainLookupFunction``: ``2^gain_bits (x / 2^input_bits + offset)^-strength``, int16."""
     x_as_float = F32(x) / F32(2.0 ** input_bits)
-    power = _f32(np.float64(x_as_float + F32(config.pcan_offset)) ** np.float64(-F32(config.pcan_strength)))
+    power = powf(x_as_float + F32(config.pcan_offset), -F32(config.pcan_strength))
     gain = F32(2.0 ** config.gain_bits) * power
     if gain > F32(32767):
         return 32767
