@@ -89,3 +89,11 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(data, tmp_path
         np.testing.assert_array_equal(resumed.parameters()[k], v)
     assert json.loads((run / "metrics.json").read_text())["accuracy"] == \
         json.loads((tmp_path / "full" / "metrics.json").read_text())["accuracy"]
+
+
+def test_default_schedule_is_tfs_sgd_scaled_to_the_requested_steps(data, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), "--steps", "50", "--eval-every", "25"]) == 0
+    config = json.loads((run / "metrics.json").read_text())["config"]
+    assert config["optimizer"] == "sgd" and config["boundaries"] == [40, 50]
+    assert config["learning_rates"] == [1e-3, 1e-4]

@@ -43,7 +43,7 @@ def test_recording_uses_test_split_clips_and_records_their_onsets(tmp_path):
 def test_infield_command_runs_end_to_end(tmp_path, capsys):
     data = make_training_set(tmp_path / "d", {"yes": 40, "no": 40, "up": 20})
     main(["train", "--data", str(data), "--out", str(tmp_path / "r"), "--steps", "60",
-          "--eval-every", "30", "--batch-size", "32"])
+          "--eval-every", "30", "--batch-size", "32", "--schedule", "adam"])
     capsys.readouterr()
     assert main(["infield", str(tmp_path / "r"), "--data", str(data), "--clips", "8"]) == 0
     out = capsys.readouterr().out

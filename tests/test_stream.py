@@ -72,7 +72,7 @@ def test_listen_finds_keywords_in_a_long_recording(tmp_path, capsys):
     # 2 "no" tones in 14 s of quiet noise and listen.
     data = make_training_set(tmp_path / "d", {"yes": 30, "no": 30, "up": 10, "down": 10})
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "150",
-                 "--eval-every", "50", "--batch-size", "32"]) == 0
+                 "--eval-every", "50", "--batch-size", "32", "--schedule", "adam"]) == 0
     parts, truth, t = [], [], 0.0
     for word in ["yes", "no", "yes", "no", "yes"]:
         parts += [noise(1.8, 0.002, seed=len(parts)), tone(WORD_FREQUENCIES[word], 1.0, 0.5)]

@@ -120,10 +120,16 @@ def _size(num_labels: int) -> dict:
 def _train(data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.data.speech_commands import index_speech_commands
-    from tinykws.train.loop import TrainConfig, train
+    from tinykws.train.loop import ADAM_SCHEDULE, TF_SGD_SCHEDULE, TrainConfig, train
 
     pipeline = FeaturePipeline(index_speech_commands(data, s.words))
-    config = TrainConfig(steps=s.steps, eval_every=max(s.steps // 20, 50), seed=s.seed)
+    if s.steps >= 3000:  # TF's schedule wins at this length (see tinykws.train.loop)
+        schedule = dict(TF_SGD_SCHEDULE, boundaries=(round(s.steps * 0.8), s.steps))
+    else:  # Adam learns faster in short runs
+        schedule = dict(ADAM_SCHEDULE)
+    config = TrainConfig(steps=s.steps, eval_every=max(s.steps // 20, 50), seed=s.seed,
+                         optimizer=schedule["optimizer"], boundaries=schedule["boundaries"],
+                         learning_rates=schedule["learning_rates"])
     metrics = train(pipeline, work, config, resume=True, progress=progress)
     return {k: metrics[k] for k in ("accuracy", "examples", "wall_seconds", "steps_per_second",
                                     "best_step", "config")}

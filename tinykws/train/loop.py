@@ -31,11 +31,15 @@ from tinykws.train.checkpoint import load_checkpoint, save_checkpoint
 from tinykws.train.metrics import accuracy, confusion_matrix, predict
 from tinykws.train.optim import make_optimizer, piecewise_lr
 
-# Default schedule: Adam 1e-3 (the course's), measured to reach a higher
-# validation accuracy than TF's SGD schedule within the same number of steps
-# on this project's data (see README, "Training").
-DEFAULT_OPTIMIZER = "adam"
+# The two schedules of the assignment. Measured on real speech (the v0.02 test
+# set re-split by speaker, 3,000 steps, seeds 0 and 1): TF's SGD schedule
+# reached 91.6 / 92.0 % validation accuracy, Adam 91.3 / 90.9 % — so `tinykws
+# train` defaults to TF's. Adam leads over the first ~1,000 steps (89.5 vs
+# 86 % at step 500), so short runs (the quick report) use Adam.
 TF_SGD_SCHEDULE = {"optimizer": "sgd", "boundaries": (12000, 15000), "learning_rates": (1e-3, 1e-4)}
+ADAM_SCHEDULE = {"optimizer": "adam", "boundaries": (), "learning_rates": (1e-3,)}
+DEFAULT_SCHEDULE = "tf"
+DEFAULT_OPTIMIZER = "adam"  # of TrainConfig, the library's plain default
 
 
 @dataclass(frozen=True)
