@@ -10,6 +10,7 @@ they build their float tables (see ``MicroFrontendConfig.tables``):
 """
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,23 @@ from hypothesis import strategies as st
 
 from kernels.micro_frontend import micro_features_batch, micro_features_numba
 from tinykws.errors import TinyKWSError
+from tinykws.features.kissfft_fixed import kiss_fftr
 from tinykws.features.micro_frontend import (
-    MicroFrontendConfig, micro_features, to_float_model_input, to_int8_model_input)
+    MicroFrontendConfig, fixed_log, micro_features, sqrt64, to_float_model_input,
+    to_int8_model_input, window_coefficients)
 
 GOLDEN = Path(__file__).parent / "golden" / "micro_frontend_golden.npz"
-OP_ARGS = {"window_size": "window_ms", "window_step": "stride_ms", "num_channels": "num_channels",
-           "enable_pcan": "enable_pcan", "enable_log": "enable_log", "scale_shift": "scale_shift"}
+# Example counts: bounded by default, ten times more under --slow (whose
+# hypothesis profile raises the default to 2000).
+DEEP = 10 if settings().max_examples >= 1000 else 1
+# audio_microfrontend's argument names -> MicroFrontendConfig's.
+OP_ARGS = {"sample_rate": "sample_rate", "window_size": "window_ms", "window_step": "stride_ms",
+           "num_channels": "num_channels", "lower_band_limit": "lower_band_hz",
+           "upper_band_limit": "upper_band_hz", "smoothing_bits": "smoothing_bits",
+           "even_smoothing": "even_smoothing", "odd_smoothing": "odd_smoothing",
+           "min_signal_remaining": "min_signal_remaining", "enable_pcan": "enable_pcan",
+           "pcan_strength": "pcan_strength", "pcan_offset": "pcan_offset", "gain_bits": "gain_bits",
+           "enable_log": "enable_log", "scale_shift": "scale_shift"}
 
 
 def _golden_cases():
@@ -61,10 +73,23 @@ def _pymicro_features(x: np.ndarray) -> np.ndarray:
 TFLM_10MS = MicroFrontendConfig(stride_ms=10, tables="tflm")
 
 
+def _vowel() -> np.ndarray:
+    """Speech-like stand-in: a gliding 100-140 Hz pulse train through three
+    formant resonances (700, 1200, 2600 Hz), rising and falling in level."""
+    t = np.arange(16000) / 16000
+    f0 = 120 + 20 * np.sin(2 * np.pi * 2 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / 16000
+    voice = sum(np.cos(h * phase) * sum(1 / (1 + ((h * 120 - f) / 90) ** 2) for f in (700, 1200, 2600))
+                for h in range(1, 60))
+    envelope = np.sin(np.pi * t) ** 2
+    return (12000 * envelope * voice / np.abs(voice).max()).astype(np.int16)
+
+
 def _signals():
     rng = np.random.default_rng(7)
     t = np.arange(16000) / 16000
     return {
+        "vowel": _vowel(),
         "silence": np.zeros(16000, np.int16),
         "square_full_scale": np.where((np.arange(16000) // 16) % 2, 32767, -32768).astype(np.int16),
         "white_noise": np.clip(rng.normal(0, 5000, 16000), -32768, 32767).astype(np.int16),
@@ -89,14 +114,28 @@ def test_matches_tflite_micro_on_synthetic_speech(speech_synth_dir):
         np.testing.assert_array_equal(micro_features_numba(x, TFLM_10MS), _pymicro_features(x))
 
 
-@settings(max_examples=40)
-@given(seed=st.integers(0, 2**32 - 1), amplitude=st.sampled_from([1, 30, 1000, 10000, 32767]),
-       chunks=st.integers(3, 50))
-def test_matches_tflite_micro_on_random_signals(seed, amplitude, chunks):
-    # pymicro-features takes whole 10 ms chunks (160 samples).
+def test_matches_tflite_micro_on_real_speech(real_test_dir):
+    from tinykws.audio import load_wav, to_int16
+
+    for word in ("yes", "no", "_silence_"):
+        path = sorted((real_test_dir / word).glob("*.wav"))[0]
+        x = to_int16(load_wav(path))
+        np.testing.assert_array_equal(micro_features_numba(x, TFLM_10MS), _pymicro_features(x))
+
+
+@settings(max_examples=40 * DEEP)
+@given(seed=st.integers(0, 2**32 - 1),
+       amplitude=st.sampled_from([1, 30, 1000, 10000, 30000, 32767, 200000]),
+       chunks=st.integers(3, 50), extra=st.integers(0, 159))
+def test_matches_tflite_micro_on_random_signals(seed, amplitude, chunks, extra):
+    # pymicro-features takes whole 10 ms chunks (160 samples), so it gets the
+    # whole chunks and ours the ragged tail too: that tail is too short for
+    # another frame, so both must give the same frames. Amplitudes above
+    # full scale clip, like an overdriven microphone.
     rng = np.random.default_rng(seed)
-    x = np.clip(rng.normal(0, amplitude, 160 * chunks), -32768, 32767).astype(np.int16)
-    np.testing.assert_array_equal(micro_features_numba(x, TFLM_10MS), _pymicro_features(x))
+    x = np.clip(rng.normal(0, amplitude, 160 * chunks + extra), -32768, 32767).astype(np.int16)
+    np.testing.assert_array_equal(micro_features_numba(x, TFLM_10MS),
+                                  _pymicro_features(x[:160 * chunks]))
 
 
 def test_the_two_table_flavours_really_differ_somewhere():
@@ -107,7 +146,7 @@ def test_the_two_table_flavours_really_differ_somewhere():
     assert 0 < np.count_nonzero(a != b) < a.size // 20
 
 
-@settings(max_examples=25)
+@settings(max_examples=25 * DEEP)
 @given(seed=st.integers(0, 2**32 - 1), window_ms=st.integers(10, 40), stride_ms=st.integers(5, 20),
        channels=st.integers(8, 40), tables=st.sampled_from(["tflm", "tensorflow"]),
        pcan=st.booleans(), log=st.booleans(), amplitude=st.sampled_from([50, 5000, 32767]))
@@ -118,6 +157,20 @@ def test_numba_kernel_equals_numpy_reference(seed, window_ms, stride_ms, channel
                                  tables=tables, enable_pcan=pcan, enable_log=log)
     x = np.clip(np.random.default_rng(seed).normal(0, amplitude, 3200), -32768, 32767).astype(np.int16)
     np.testing.assert_array_equal(micro_features_numba(x, config), micro_features(x, config))
+
+
+@settings(max_examples=10 * DEEP)
+@given(seed=st.integers(0, 2**32 - 1), clips=st.integers(1, 4), length=st.integers(480, 4000),
+       stride_ms=st.sampled_from([10, 20]), tables=st.sampled_from(["tflm", "tensorflow"]))
+def test_batch_kernel_equals_numpy_reference(seed, clips, length, stride_ms, tables):
+    config = MicroFrontendConfig(stride_ms=stride_ms, tables=tables)
+    rng = np.random.default_rng(seed)
+    amplitude = rng.choice([10, 3000, 40000], size=(clips, 1))
+    x = np.clip(rng.normal(0, 1, (clips, length)) * amplitude, -32768, 32767).astype(np.int16)
+    batch = micro_features_batch(x, config)
+    assert batch.shape == (clips, config.num_frames(length), 40)
+    for clip, features in zip(x, batch):
+        np.testing.assert_array_equal(features, micro_features(clip, config))
 
 
 def test_batch_kernel_equals_one_clip_at_a_time():
@@ -134,20 +187,90 @@ def test_one_second_at_30_20_ms_is_49_frames_of_40_channels():
     assert MicroFrontendConfig().num_frames(479) == 0
 
 
+@pytest.mark.parametrize("length", [0, 100, 479])
+def test_clips_shorter_than_a_window_give_no_frames(length):
+    x = np.ones(length, np.int16)
+    assert micro_features(x).shape == (0, 40)
+    assert micro_features_numba(x).shape == (0, 40)
+    assert micro_features_batch(np.ones((3, length), np.int16)).shape == (3, 0, 40)
+
+
+@settings(max_examples=200 * DEEP)
+@given(num=st.one_of(st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1)))
+def test_kernel_square_root_equals_reference(num):
+    # The kernel starts from a float guess; inputs >= 2^52 happen only when C
+    # wraps an energy of 2^31 into a negative int32.
+    from kernels.micro_frontend import _isqrt_rounded
+
+    assert int(_isqrt_rounded(np.uint64(num))) == sqrt64(num)
+
+
 @pytest.mark.parametrize("bad", [dict(num_channels=0), dict(stride_ms=0), dict(upper_band_hz=9000.0),
-                                 dict(lower_band_hz=8000.0, upper_band_hz=7000.0), dict(tables="x"),
-                                 dict(smoothing_bits=2), dict(gain_bits=7)])
+                                 dict(lower_band_hz=8000.0, upper_band_hz=7000.0), dict(tables="x")])
 def test_nonsense_configs_are_user_errors(bad):
     with pytest.raises(TinyKWSError, match="bad micro frontend config"):
         MicroFrontendConfig(**bad)
 
 
-def test_pcan_shifts_that_would_be_negative_in_c_are_refused_only_with_pcan():
-    # 30 ms at 16 kHz is a 512-point FFT: C shifts by smoothing_bits - 3 and gain_bits - 15.
-    MicroFrontendConfig(smoothing_bits=3, gain_bits=15)
-    MicroFrontendConfig(smoothing_bits=2, enable_pcan=False)
-    with pytest.raises(TinyKWSError, match="PCAN"):
-        MicroFrontendConfig(smoothing_bits=2)
+# -- single stages against independent arithmetic ----------------------------------
+
+@settings(max_examples=300 * DEEP)
+@given(num=st.one_of(st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1)))
+def test_sqrt64_is_the_square_root_rounded_to_nearest(num):
+    # The bit-by-bit root of filterbank.c rounds to nearest (ties cannot
+    # happen for integers), capped so the result fits 16 bits (32 for 64-bit
+    # inputs).
+    root = math.isqrt(num)
+    rounded = root + (num - root * root > root)
+    assert sqrt64(num) == min(rounded, 0xFFFF if num < 2**32 else 0xFFFFFFFF)
+
+
+@settings(max_examples=300 * DEEP)
+@given(x=st.integers(2, 2**32 - 1), scale_shift=st.integers(0, 8))
+def test_fixed_log_is_the_natural_log_scaled(x, scale_shift):
+    # log_scale.c: ln(x) * 2^scale_shift from a 128-segment log2 table; off by
+    # at most the final rounding plus the table's interpolation error.
+    assert abs(fixed_log(x, scale_shift) - math.log(x) * 2**scale_shift) <= 0.5 + 2**scale_shift / 500
+
+
+@pytest.mark.parametrize("size", [160, 400, 480, 512])
+def test_window_is_hann_in_q12(size):
+    i = np.arange(size)
+    hann = (0.5 - 0.5 * np.cos(2 * np.pi * (i + 0.5) / size)) * 4096  # window_util.c's phase
+    np.testing.assert_allclose(window_coefficients(size), hann, atol=0.51)
+
+
+@pytest.mark.parametrize("nfft", [256, 512])
+@pytest.mark.parametrize("amplitude", [100, 3000, 16000])
+def test_fixed_point_fft_is_the_dft_divided_by_n(nfft, amplitude):
+    # KISS FFT's fixed-point scaling divides by the radix at every stage, so
+    # the result is rfft(x) / nfft up to a few LSB of accumulated rounding.
+    x = np.clip(np.random.default_rng(nfft + amplitude).normal(0, amplitude, nfft), -32768, 32767)
+    re, im = kiss_fftr(x.astype(np.int64))
+    expected = np.fft.rfft(x) / nfft
+    np.testing.assert_allclose(re, expected.real, atol=4)
+    np.testing.assert_allclose(im, expected.imag, atol=4)
+
+
+def test_silence_gives_all_zero_features():
+    # Zero energy: the log stage maps values <= 1 to 0.
+    assert not micro_features(np.zeros(960, np.int16)).any()
+
+
+# -- what the model sees --------------------------------------------------------------
+
+def test_int8_model_input_on_hand_computed_values():
+    # (v * 256 + 333) // 666 - 128: e.g. v = 331: 85069 // 666 = 127 -> -1.
+    v = np.array([0, 1, 2, 331, 332, 660, 663, 666, 65535], np.uint16)
+    np.testing.assert_array_equal(to_int8_model_input(v), [-128, -128, -127, -1, 0, 126, 127, 127, 127])
+    assert to_int8_model_input(v).dtype == np.int8
+
+
+def test_float_model_input_on_hand_computed_values():
+    v = np.array([0, 1, 64, 256, 65535], np.uint16)
+    out = to_float_model_input(v)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.float32([0.0, 0.0390625, 2.5, 10.0, 65535 * 10 / 256]))
 
 
 def test_int8_model_input_is_micro_speech_formula():
@@ -165,8 +288,17 @@ def test_int8_input_approximates_the_float_input_on_the_models_scale():
     # small bias of dividing by 666 instead of 665.6.
     v = np.arange(0, 664, dtype=np.uint16)  # beyond 663 the int8 input saturates at 127
     dequantized = (to_int8_model_input(v).astype(np.float64) + 128) * 26 / 256
-    np.testing.assert_allclose(dequantized, to_float_model_input(v), atol=26 / 256 / 2 + 663 * 10 / 256 * (1 - 665.6 / 666))
+    bias = 663 * 10 / 256 * (1 - 665.6 / 666)
+    np.testing.assert_allclose(dequantized, to_float_model_input(v), atol=26 / 256 / 2 + bias)
 
 
 def test_float_model_input_is_times_10_over_256():
     assert to_float_model_input(np.array([256], np.uint16))[0] == np.float32(10.0)
+
+
+def test_pcan_shifts_that_would_be_negative_in_c_are_refused_only_with_pcan():
+    # 30 ms at 16 kHz is a 512-point FFT: C shifts by smoothing_bits - 3 and gain_bits - 15.
+    MicroFrontendConfig(smoothing_bits=3, gain_bits=15)
+    MicroFrontendConfig(smoothing_bits=2, enable_pcan=False)
+    with pytest.raises(TinyKWSError, match="PCAN"):
+        MicroFrontendConfig(smoothing_bits=2)

@@ -267,6 +267,15 @@ class Filterbank:
 
 
 def make_filterbank(config: MicroFrontendConfig) -> Filterbank:
+    """``FilterbankPopulateState``: channel edges and Q12 weights.
+
+    ``num_channels + 1`` centres are spaced evenly on the mel scale between
+    ``lower_band_hz`` and ``upper_band_hz``; each FFT bin at or below a centre
+    (and above the previous one) belongs to that channel, weighted by how
+    close it is to the centre in mel. Computed in float32 (or partly double,
+    ``tables="tensorflow"``) step by step as the C does, so every rounding
+    lands the same way.
+    """
     tables = config.tables
     tf = tables == "tensorflow"
 
@@ -390,24 +399,24 @@ def spectrum(windowed: np.ndarray, input_shift: int, fft_size: int) -> tuple[np.
     return kiss_fftr(x)
 
 
-def filterbank_energies(re: np.ndarray, im: np.ndarray, fb: Filterbank, input_shift: int) -> list[int]:
+def filterbank_energies(re: np.ndarray, im: np.ndarray, fb: Filterbank, input_shift: int) -> np.ndarray:
     """``ConvertFftComplexToEnergy`` + ``AccumulateChannels`` + ``FilterbankSqrt``.
 
     Channel ``c`` of the output is ``sqrt(sum_w(c+1) + sum_unw(c)) >> input_shift``
     where the sums run over each channel's bins, weighted by its Q12 weights.
+    Returns ``(num_channels,)`` uint64 holding uint32 values.
     """
-    energy = (re * re + im * im) & U32  # (spectrum,) as uint32
-    energy = np.where(energy >= 2**31, energy - 2**32, energy)  # stored in an int32
-    weighted, unweighted = [], []
-    for start, w, uw in zip(fb.starts, fb.weights, fb.unweights):
-        e = [int(v) & U64 for v in energy[start:start + len(w)]]  # (uint64_t) of an int32
-        weighted.append(sum(int(a) * b for a, b in zip(w, e)) & U64)
-        unweighted.append(sum(int(a) * b for a, b in zip(uw, e)) & U64)
-    out = []
-    for c in range(len(fb.starts) - 1):
-        work = (weighted[c + 1] + unweighted[c]) & U64
-        out.append(sqrt64(work) >> input_shift)
-    return out
+    # C stores re^2 + im^2 (up to 2^31) into an int32, then widens it with
+    # (uint64_t): 2^31 becomes 2^64 - 2^31. The view reproduces that.
+    energy = ((re * re + im * im + 2**31) % 2**32 - 2**31).view(np.uint64)  # (spectrum,)
+    weighted = np.zeros(len(fb.starts), np.uint64)  # (num_channels + 1,) sums wrap mod 2^64
+    unweighted = np.zeros(len(fb.starts), np.uint64)
+    for c, (start, w, uw) in enumerate(zip(fb.starts, fb.weights, fb.unweights)):
+        e = energy[start:start + len(w)]  # (width,) uint64
+        weighted[c] = (w.astype(np.uint64) * e).sum(dtype=np.uint64)
+        unweighted[c] = (uw.astype(np.uint64) * e).sum(dtype=np.uint64)
+    work = weighted[1:] + unweighted[:-1]  # (num_channels,) uint64
+    return np.array([sqrt64(int(v)) >> input_shift for v in work], np.uint64)
 
 
 def sqrt64(num: int) -> int:
@@ -434,23 +443,30 @@ def sqrt64(num: int) -> int:
     return res
 
 
-def noise_reduction(signal: list[int], estimate: list[int], config: MicroFrontendConfig) -> list[int]:
-    """``NoiseReductionApply``: subtract a smoothed noise estimate (updates ``estimate``)."""
+def noise_reduction(signal: np.ndarray, estimate: np.ndarray,
+                    config: MicroFrontendConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``NoiseReductionApply``: subtract a smoothed noise estimate.
+
+    ``signal`` and ``estimate`` are ``(num_channels,)`` uint64 holding the C
+    code's uint32 values; ``estimate`` is the state carried from frame to
+    frame (all zero before the first). Returns ``(output, new_estimate)``.
+    The estimate is kept ``smoothing_bits`` above the signal's scale and
+    updated by a one-pole low-pass, ``e <- s * a + e * (1 - a)`` in Q14, with
+    ``a`` = ``even_smoothing`` on even channels, ``odd_smoothing`` on odd ones.
+    """
     one = 1 << NOISE_REDUCTION_BITS
+    sb = np.uint64(config.smoothing_bits)
+    # C converts the float settings to Q14 by truncation, (int)(x * 16384).
     even = int(np.float32(config.even_smoothing) * one)
     odd = int(np.float32(config.odd_smoothing) * one)
-    min_remaining = int(np.float32(config.min_signal_remaining) * one)
-    sb = config.smoothing_bits
-    out = []
-    for i, s in enumerate(signal):
-        smoothing = even if i % 2 == 0 else odd
-        scaled = (s << sb) & U32
-        est = ((scaled * smoothing + estimate[i] * (one - smoothing)) >> NOISE_REDUCTION_BITS) & U32
-        estimate[i] = est
-        est = min(est, scaled)
-        floor = ((s * min_remaining) >> NOISE_REDUCTION_BITS) & U32
-        out.append(max((scaled - est) >> sb, floor))
-    return out
+    min_remaining = np.uint64(int(np.float32(config.min_signal_remaining) * one))
+    smoothing = np.where(np.arange(len(signal)) % 2 == 0, even, odd).astype(np.uint64)
+    scaled = (signal << sb) & np.uint64(U32)  # uint32 signal_scaled_up
+    new_estimate = ((scaled * smoothing + estimate * (np.uint64(one) - smoothing))
+                    >> np.uint64(NOISE_REDUCTION_BITS)) & np.uint64(U32)
+    subtracted = (scaled - np.minimum(new_estimate, scaled)) >> sb
+    floor = ((signal * min_remaining) >> np.uint64(NOISE_REDUCTION_BITS)) & np.uint64(U32)
+    return np.maximum(subtracted, floor), new_estimate
 
 
 def wide_dynamic_function(x: int, lut: np.ndarray) -> int:
@@ -474,13 +490,17 @@ def pcan_shrink(x: int) -> int:
     return (x >> (PCAN_SNR_BITS - PCAN_OUTPUT_BITS)) - (1 << PCAN_OUTPUT_BITS)
 
 
-def pcan(signal: list[int], estimate: list[int], lut: np.ndarray, snr_shift: int) -> list[int]:
-    """``PcanGainControlApply``: ``shrink(signal * gain(noise) >> snr_shift)``."""
+def pcan(signal: np.ndarray, estimate: np.ndarray, lut: np.ndarray, snr_shift: int) -> np.ndarray:
+    """``PcanGainControlApply``: ``shrink(signal * gain(noise) >> snr_shift)`` per channel.
+
+    The gain depends on the noise estimate just updated by
+    :func:`noise_reduction`; loud stationary noise means low gain.
+    """
     out = []
     for s, noise in zip(signal, estimate):
-        gain = wide_dynamic_function(noise, lut) & U32
-        out.append(pcan_shrink(((s * gain) >> snr_shift) & U32))
-    return out
+        gain = wide_dynamic_function(int(noise), lut) & U32  # int16 stored into a uint32
+        out.append(pcan_shrink(((int(s) * gain) >> snr_shift) & U32))
+    return np.array(out, np.uint64)
 
 
 def fixed_log(x: int, scale_shift: int) -> int:
@@ -500,16 +520,16 @@ def fixed_log(x: int, scale_shift: int) -> int:
     return ((((loge << scale_shift) & U32) + rnd) & U32) >> LOG_SCALE_LOG2
 
 
-def log_scale(signal: list[int], config: MicroFrontendConfig) -> list[int]:
+def log_scale(signal: np.ndarray, config: MicroFrontendConfig) -> np.ndarray:
     """``LogScaleApply``: undo the FFT's scaling, take the log, saturate to uint16."""
     correction_bits = msb32(config.fft_size) - 1 - FILTERBANK_BITS // 2
     out = []
-    for value in signal:
+    for value in (int(v) for v in signal):
         if config.enable_log:
             value = (value << correction_bits) & U32 if correction_bits >= 0 else value >> -correction_bits
             value = fixed_log(value, config.scale_shift) if value > 1 else 0
         out.append(min(value, 0xFFFF))
-    return out
+    return np.array(out, np.uint16)
 
 
 # -- the whole frontend ---------------------------------------------------------------
@@ -537,15 +557,17 @@ def micro_features(samples: np.ndarray, config: MicroFrontendConfig = MicroFront
         raise TypeError(f"samples must be int16, not {samples.dtype}")
     coeffs, fb, lut = frontend_tables(config)
     snr_shift, _ = pcan_shifts(config)
-    estimate = [0] * config.num_channels  # noise estimate, carried across frames
+    estimate = np.zeros(config.num_channels, np.uint64)  # noise estimate, carried across frames
     frames = []
     for t in range(config.num_frames(len(samples))):
         start = t * config.stride
         windowed, peak = apply_window(samples[start:start + config.window_size], coeffs)
+        # Scale each frame up so its peak fills int16: the fixed-point FFT
+        # then loses as few bits as possible; the filterbank undoes it.
         input_shift = 15 - msb32(peak)
         re, im = spectrum(windowed, input_shift, config.fft_size)
         signal = filterbank_energies(re, im, fb, input_shift)
-        signal = noise_reduction(signal, estimate, config)
+        signal, estimate = noise_reduction(signal, estimate, config)
         if config.enable_pcan:
             signal = pcan(signal, estimate, lut, snr_shift)
         frames.append(log_scale(signal, config))
@@ -557,11 +579,14 @@ def micro_features(samples: np.ndarray, config: MicroFrontendConfig = MicroFront
 def to_int8_model_input(features: np.ndarray) -> np.ndarray:
     """uint16 features -> the int8 input of the micro_speech model.
 
-    As ``micro_features_generator.cc`` computes it: the training input is
-    ``v * 10/256`` and the model's input scale is 26/256 (zero point -128), so
-    ``q = v * 256 / (25.6 * 26) - 128``, done in integers with
-    ``value_div = int(25.6f * 26.0f + 0.5f) = 666`` and rounding by adding
-    half of it: ``q = (v * 256 + 333) // 666 - 128``, clamped to [-128, 127].
+    As ``GenerateMicroFeatures`` in tflite-micro's
+    ``tensorflow/lite/micro/examples/micro_speech/micro_features/micro_features_generator.cc``
+    computes it: training feeds ``v / 25.6`` (values about 0..26) and the
+    quantized model's input scale is 26/256 with zero point -128, so
+    ``q = v * 256 / (25.6 * 26) - 128``, done in int32 with
+    ``value_div = (int)(25.6f * 26.0f + 0.5f) = 666`` and rounding by adding
+    half of it: ``q = (v * 256 + 333) / 666 - 128``, clamped to [-128, 127].
+    (C's ``/`` truncates, the same as ``//`` here since nothing is negative.)
     """
     v = np.asarray(features, dtype=np.int64)
     value_div = int(np.float32(25.6) * np.float32(26.0) + np.float32(0.5))  # 666
@@ -570,5 +595,10 @@ def to_int8_model_input(features: np.ndarray) -> np.ndarray:
 
 
 def to_float_model_input(features: np.ndarray) -> np.ndarray:
-    """uint16 features -> the float input TF trains on: ``v * 10/256`` (float32)."""
+    """uint16 features -> the float input TF trains on: ``v * 10/256`` (float32).
+
+    TensorFlow's ``speech_commands/input_data.py`` (``--preprocess=micro``):
+    ``tf.multiply(micro_frontend, (10.0 / 256.0))``, i.e. ``v / 25.6``. Exact
+    in float32: 10/256 = 5/128 and ``5 v`` fits the 24-bit mantissa.
+    """
     return np.asarray(features, dtype=np.float32) * np.float32(10.0 / 256.0)
