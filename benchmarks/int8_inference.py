@@ -1,0 +1,109 @@
+"""Int8 TinyConv inference latency: our runtime vs ai-edge-litert and tflite-micro.
+
+Model: ``../shared/reference_models/tiny_conv_int8.tflite`` (49x40 int8
+input, CONV_2D 8x10x8 stride 2 + ReLU, FULLY_CONNECTED to 4, SOFTMAX).
+Contenders, all single-threaded, timed alternately in one process:
+
+- ours: :class:`tinykws.int8.runtime.Int8Runtime` with the Numba kernels
+  (bit-exact with tflite-micro);
+- ai-edge-litert default resolver (optimised kernels + XNNPACK; *not*
+  bit-exact with tflite-micro), ``num_threads=1``;
+- ai-edge-litert ``BUILTIN_REF`` (the reference kernels; bit-exact);
+- tflite-micro's Python interpreter (reference kernels; the ground truth).
+
+Batch 1 is one call per example; batch 256 runs our runtime on the whole
+batch at once, litert with its input resized to 256 when the model allows
+it, and tflite-micro (batch-1 arena) as 256 invocations.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.timing import compare, row
+
+SHARED = Path(os.environ.get("TINYKWS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+MODEL = SHARED / "reference_models" / "tiny_conv_int8.tflite"
+
+
+def _litert(model: bytes, reference: bool, batch: int = 1):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    interpreter = Interpreter(model_content=model, num_threads=1,
+                              experimental_op_resolver_type=kind)
+    if batch != 1:
+        index = interpreter.get_input_details()[0]["index"]
+        interpreter.resize_tensor_input(index, [batch, 49, 40, 1])
+    interpreter.allocate_tensors()
+    in_index = interpreter.get_input_details()[0]["index"]
+    out_index = interpreter.get_output_details()[0]["index"]
+
+    def run(x: np.ndarray) -> np.ndarray:
+        interpreter.set_tensor(in_index, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(out_index)
+
+    return run
+
+
+def _tflm(model: bytes):
+    from tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        interpreter.set_input(x, 0)
+        interpreter.invoke()
+        return interpreter.get_output(0)
+
+    return run
+
+
+def run(quick: bool) -> list[dict]:
+    from tinykws.int8.runtime import Int8Runtime
+    from tinykws.tflite.reader import parse_tflite
+
+    if not MODEL.is_file():
+        print(f"int8_inference: {MODEL} not found, skipped")
+        return []
+    model = MODEL.read_bytes()
+    ours = Int8Runtime(parse_tflite(model))
+    rng = np.random.default_rng(0)
+    x1 = rng.integers(-128, 128, (1, 49, 40, 1), dtype=np.int8)  # (1, 49, 40, 1) int8
+    x256 = rng.integers(-128, 128, (256, 49, 40, 1), dtype=np.int8)  # (256, 49, 40, 1) int8
+    repeats = 5 if quick else 21
+
+    peers = {"litert XNNPACK": _litert(model, reference=False),
+             "litert BUILTIN_REF": _litert(model, reference=True),
+             "tflite-micro": _tflm(model)}
+    assert np.array_equal(ours.run(x1), peers["tflite-micro"](x1))  # same numbers first
+    t1 = compare({"ours": lambda: ours.run(x1),
+                  **{name: (lambda fn=fn: fn(x1)) for name, fn in peers.items()}},
+                 repeats=repeats)
+    rows = [row("TinyConv int8 latency, batch 1", "ours (numba)", name, t1["ours"], t1[name],
+                "s", False) for name in peers]
+
+    batch_peers = {"tflite-micro x256": lambda: [peers["tflite-micro"](x[None]) for x in x256]}
+    for name, reference in (("litert XNNPACK", False), ("litert BUILTIN_REF", True)):
+        try:
+            batched = _litert(model, reference=reference, batch=256)
+            batched(x256)
+            batch_peers[f"{name} batch 256"] = lambda fn=batched: fn(x256)
+        except (RuntimeError, ValueError):  # model cannot be resized: loop instead
+            batch_peers[f"{name} x256"] = (
+                lambda fn=peers[name]: [fn(x[None]) for x in x256])
+    t256 = compare({"ours": lambda: ours.run(x256), **batch_peers},
+                   repeats=max(3, repeats // 3), target_s=0.05)
+    rows += [row("TinyConv int8, batch 256", "ours (numba)", name, t256["ours"], t256[name],
+                 "s", False) for name in batch_peers]
+    return rows
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import markdown_table
+
+    print(markdown_table(run(quick=False)))

@@ -1,0 +1,90 @@
+"""A TFLite model as plain data: tensors, operators, one graph.
+
+This is what :mod:`tinykws.tflite.reader` returns, what
+:mod:`tinykws.tflite.writer` takes and what :mod:`tinykws.int8.runtime` runs.
+A post-training converter builds a :class:`Graph` by listing tensors (weights
+carry ``data``, activations do not) and operators that name tensors by their
+index in that list.
+
+Conventions (TFLite's):
+- NHWC activations; CONV_2D weights (out, kh, kw, in); DEPTHWISE_CONV_2D
+  weights (1, kh, kw, in * depth_multiplier); FULLY_CONNECTED weights
+  (out, in); biases int32 with scale input_scale * weight_scale.
+- Quantization is affine, ``real = scale * (q - zero_point)``. A per-tensor
+  tensor has one scale and one zero point; a per-channel one has one of each
+  per index along ``quantized_dimension`` (0 for conv and FC weights, 3 for
+  depthwise weights). Scales are float32 in the file; we keep them as the
+  Python floats of those float32 values.
+- Operator ``options`` are a small dict of the op's builtin options, with
+  names as in schema.fbs (``padding`` "SAME"/"VALID", ``stride_h``,
+  ``stride_w``, ``dilation_h``, ``dilation_w``, ``depth_multiplier``,
+  ``activation`` "NONE"/"RELU"/"RELU6"/"RELU_N1_TO_1", ``keep_num_dims``,
+  ``beta``, ``new_shape``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor of the graph: a constant (``data`` set) or an activation.
+
+    ``shape`` is the full static shape (batch first); ``dtype`` a NumPy dtype
+    name ("int8", "int32", "float32", ...); ``scale``/``zero_point`` are
+    empty tuples for a tensor without quantization.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: tuple[float, ...] = ()
+    zero_point: tuple[int, ...] = ()
+    quantized_dimension: int = 0
+    data: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_constant(self) -> bool:
+        return self.data is not None
+
+    @property
+    def is_per_channel(self) -> bool:
+        return len(self.scale) > 1
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One builtin operator: its name (schema.fbs spelling) and tensor indices."""
+
+    op: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    options: dict = field(default_factory=dict, compare=True)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A single-subgraph model: tensors, operators in execution order, I/O indices.
+
+    ``min_runtime_version`` is the value of the model's metadata entry of that
+    name (TFLite's converter writes e.g. "1.14.0"); ``description`` is the
+    model's free-text description.
+    """
+
+    tensors: tuple[Tensor, ...]
+    operators: tuple[Operator, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    name: str = "main"
+    description: str = "tinykws"
+    min_runtime_version: str = "1.14.0"
+
+    def constant(self, index: int) -> np.ndarray:
+        """The data of constant tensor ``index`` (raises if it is an activation)."""
+        data = self.tensors[index].data
+        if data is None:
+            raise ValueError(f"tensor {index} ({self.tensors[index].name}) has no data")
+        return data
