@@ -30,6 +30,8 @@ COMMANDS = (
     "size",
     "train",
     "eval",
+    "convert",
+    "infer",
     "listen",
     "infield",
     "report",

@@ -1,0 +1,29 @@
+"""``tinykws convert RUN --out DIR``: int8 post-training quantization and the Arduino model."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "convert", help="full-int8 post-training quantization to .tflite and a C array",
+        description="Quantize a run's best model to int8 (calibrated on training clips), write "
+        "DIR/model.tflite, DIR/model.cc and DIR/model.h (the micro_speech sketch's g_model) and "
+        "DIR/convert.json (float and int8 test accuracy, size), also copied to RUN/convert.json.")
+    p.add_argument("run", metavar="RUN", help="training run folder or model .npz")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--data", metavar="DIR", help="data folder (default: the one the run used)")
+    p.add_argument("--calibration", type=int, default=200, help="calibration clips (default 200)")
+    p.add_argument("--resplit-salt", metavar="S", help="test-set layout re-split salt")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tinykws.convert.run import convert_run
+
+    r = convert_run(args.run, args.out, args.data, args.calibration, args.resplit_salt)
+    print(f"model.tflite: {r['model_bytes']:,} bytes (micro_speech's: {r['micro_speech_model_bytes']:,}); "
+          f"test accuracy float {r['float_test_accuracy']:.4f}, int8 {r['int8_test_accuracy']:.4f} "
+          f"({r['test_examples']} clips)")
+    return 0

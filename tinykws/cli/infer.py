@@ -1,0 +1,93 @@
+"""``tinykws infer MODEL.tflite WAV...``: label and int8 scores per clip."""
+
+from __future__ import annotations
+
+import argparse
+
+RUNTIMES = ("tinykws", "tflm", "litert")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "infer", help="run an int8 .tflite model on WAV files",
+        description="Run a .tflite model (ours, or TensorFlow's with the same ops) on 1 s WAV "
+        "clips through the micro frontend and micro_speech's int8 input; print the label and "
+        "the int8 output scores. --runtime picks our runtime (reads the flatbuffer itself), "
+        "tflite-micro, or ai-edge-litert with the reference kernels.")
+    p.add_argument("model", help="a .tflite file")
+    p.add_argument("wavs", nargs="+", metavar="WAV")
+    p.add_argument("--runtime", choices=RUNTIMES, default="tinykws")
+    p.add_argument("--labels", default="_silence_,_unknown_,yes,no",
+                   help="comma-separated output labels (default _silence_,_unknown_,yes,no)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def scores_with(runtime: str, blob: bytes, x):
+    """int8 outputs (N, K) of the model on int8 inputs (N, 49, 40, 1), one clip at a time."""
+    import numpy as np
+
+    if runtime == "tinykws":
+        from tinykws.int8.runtime import Int8Runtime
+        from tinykws.tflite.reader import parse_tflite
+
+        return Int8Runtime(parse_tflite(blob)).run(x)
+    outputs = []
+    if runtime == "tflm":
+        from tflite_micro import runtime as tflm
+
+        interpreter = tflm.Interpreter.from_bytes(blob)
+        for clip in x:
+            interpreter.set_input(clip[None], 0)
+            interpreter.invoke()
+            outputs.append(interpreter.get_output(0)[0])
+    else:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        interpreter = Interpreter(model_content=blob,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        interpreter.allocate_tensors()
+        inp, out = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+        for clip in x:
+            interpreter.set_tensor(inp, clip[None])
+            interpreter.invoke()
+            outputs.append(interpreter.get_tensor(out)[0].copy())
+    return np.stack(outputs)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from kernels.micro_frontend import micro_features_numba
+    from tinykws.audio import fit_length, load_wav, to_int16
+    from tinykws.errors import TinyKWSError
+    from tinykws.features.micro_frontend import to_int8_model_input
+    from tinykws.tflite.reader import parse_tflite
+
+    path = Path(args.model)
+    if not path.is_file():
+        raise TinyKWSError(f"model {path} does not exist")
+    blob = path.read_bytes()
+    graph = parse_tflite(blob, str(path))  # validates before any runtime sees the bytes
+    labels = [w.strip() for w in args.labels.split(",")]
+    outputs = graph.tensors[graph.outputs[0]].shape[-1]
+    if len(labels) != outputs:
+        raise TinyKWSError(f"the model has {outputs} outputs but --labels names {len(labels)}")
+    x = np.stack([to_int8_model_input(micro_features_numba(to_int16(fit_length(load_wav(w), 16000))))
+                  for w in args.wavs])[..., None]  # (N, 49, 40, 1) int8
+    try:
+        scores = scores_with(args.runtime, blob, x)
+    except ImportError as exc:
+        raise TinyKWSError(f"runtime {args.runtime!r} is not installed ({exc.name}); "
+                           "install tinykws[test]") from None
+    results = [{"file": w, "label": labels[int(np.argmax(s))], "scores": [int(v) for v in s]}
+               for w, s in zip(args.wavs, scores)]
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for r in results:
+            print(f"{r['file']}: {r['label']}  {r['scores']}")
+    return 0

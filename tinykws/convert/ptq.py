@@ -1,0 +1,155 @@
+"""Full-integer post-training quantization of a TinyConv-style model.
+
+The recipe is TFLite's for int8 models (Jacob et al., 2018; TFLite's
+quantization spec):
+
+- **activations**: int8, affine per tensor, ``real = s (q - z)``, with the
+  range measured on a representative set (calibration): ``s = (max - min) /
+  255``, ``z = round(-128 - min / s)``, the range widened to include 0 so that
+  0 is exact. A ReLU output has ``min = 0`` and so ``z = -128``.
+- **the model input** takes micro_speech's feature quantization, ``s = 26/256``,
+  ``z = -128`` (:func:`tinykws.features.micro_frontend.to_int8_model_input`), so the
+  model drops into the micro_speech sketch unchanged.
+- **convolution weights**: int8 symmetric per output channel, ``s_c = max|w_c|
+  / 127``, ``z = 0``; **dense weights**: int8 symmetric per tensor.
+- **biases**: int32 with ``s = s_input * s_weight`` (per channel for convs).
+- **softmax output**: ``s = 1/256``, ``z = -128``.
+
+The integer multipliers and shifts are not stored: the runtime derives them
+from these scales exactly as TFLite does (``tinykws.int8.quantize_multiplier``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinykws.int8.depthwise_conv import conv_as_depthwise
+from tinykws.nn.conv import Conv2D
+from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
+from tinykws.nn.model import Sequential
+from tinykws.tflite.model import Graph, Operator, Tensor
+
+INPUT_SCALE = 26.0 / 256.0  # micro_speech's feature quantization
+INPUT_ZERO_POINT = -128
+
+
+def _round(x: np.ndarray) -> np.ndarray:
+    """Round half away from zero (``std::round``), as TFLite's quantizer does."""
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def _f32(x: float) -> float:
+    """The float32 value a .tflite file will store."""
+    return float(np.float32(x))
+
+
+def activation_params(lo: float, hi: float) -> tuple[float, int]:
+    """Asymmetric int8 ``(scale, zero_point)`` covering ``[min(lo, 0), max(hi, 0)]``."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi == lo:
+        return 1.0, -128
+    scale = _f32((hi - lo) / 255.0)
+    zero_point = int(np.clip(_round(np.array(-128 - lo / scale)), -128, 127))
+    return scale, zero_point
+
+
+def symmetric_weights(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """int8 weights and float32 scales, per channel along ``axis`` or per tensor."""
+    if axis is None:
+        peak = np.array([np.abs(w).max()])
+    else:
+        peak = np.abs(np.moveaxis(w, axis, 0)).reshape(w.shape[axis], -1).max(axis=1)
+    scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)  # (C,)
+    shape = [1] * w.ndim
+    if axis is not None:
+        shape[axis] = -1
+    q = np.clip(_round(w / scales.reshape(shape).astype(np.float64)), -127, 127).astype(np.int8)
+    return q, scales
+
+
+def calibrate(model: Sequential, x: np.ndarray) -> list[tuple[float, float]]:
+    """``(min, max)`` of every conv/dense output (after its ReLU when one follows)."""
+    ranges = []
+    h = x
+    layers = model.layers
+    for i, layer in enumerate(layers):
+        h = layer.forward(h)
+        if isinstance(layer, (Conv2D, Dense)):
+            out = h
+            if i + 1 < len(layers) and isinstance(layers[i + 1], ReLU):
+                out = np.maximum(out, 0)
+            ranges.append((float(out.min()), float(out.max())))
+    return ranges
+
+
+def quantize_model(model: Sequential, calibration_x: np.ndarray, softmax: bool = True,
+                   single_channel_as_depthwise: bool = True) -> Graph:
+    """Build the int8 TFLite :class:`Graph` of ``model`` (conv/ReLU/dropout/flatten/dense)."""
+    ranges = iter(calibrate(model, calibration_x))
+    tensors: list[Tensor] = [Tensor("input", (1, *model.input_shape), "int8", (INPUT_SCALE,),
+                                    (INPUT_ZERO_POINT,))]
+    ops: list[Operator] = []
+    current, scale = 0, INPUT_SCALE  # tensor index and scale of the running activation
+    layers = model.layers
+    for i, layer in enumerate(layers):
+        fused_relu = i + 1 < len(layers) and isinstance(layers[i + 1], ReLU)
+        if isinstance(layer, (ReLU, Dropout)):
+            continue  # fused into the layer before / identity at inference
+        if isinstance(layer, Conv2D):
+            if layer.groups != 1:
+                raise ValueError("grouped convolutions are not exported")
+            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=0)
+            b_scales = np.array([_f32(scale * s) for s in w_s])
+            b_q = _round(layer.params["bias"].astype(np.float64) / b_scales).astype(np.int32)
+            out_scale, out_zp = activation_params(*next(ranges))
+            oh, ow, oc = layer.output_shape(tensors[current].shape[1:])
+            tensors += [
+                Tensor(f"conv{i}/weights", w_q.shape, "int8", tuple(map(float, w_s)),
+                       (0,) * len(w_s), 0, w_q),
+                Tensor(f"conv{i}/bias", b_q.shape, "int32", tuple(map(float, b_scales)),
+                       (0,) * len(w_s), 0, b_q),
+                Tensor(f"conv{i}/output", (1, oh, ow, oc), "int8", (out_scale,), (out_zp,)),
+            ]
+            n = len(tensors)
+            ops.append(Operator("CONV_2D", (current, n - 3, n - 2), (n - 1,), {
+                "padding": layer.padding, "stride_h": layer.stride[0], "stride_w": layer.stride[1],
+                "dilation_h": 1, "dilation_w": 1, "activation": "RELU" if fused_relu else "NONE"}))
+            current, scale = n - 1, out_scale
+        elif isinstance(layer, Flatten):
+            t = tensors[current]
+            size = int(np.prod(t.shape[1:]))
+            tensors += [Tensor(f"flatten{i}/shape", (2,), "int32", data=np.array([1, size], np.int32)),
+                        Tensor(f"flatten{i}/output", (1, size), "int8", t.scale, t.zero_point)]
+            n = len(tensors)
+            ops.append(Operator("RESHAPE", (current, n - 2), (n - 1,), {"new_shape": None}))
+            current = n - 1
+        elif isinstance(layer, Dense):
+            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=None)
+            b_scale = _f32(scale * float(w_s[0]))
+            b_q = _round(layer.params["bias"].astype(np.float64) / b_scale).astype(np.int32)
+            out_scale, out_zp = activation_params(*next(ranges))
+            tensors += [
+                Tensor(f"dense{i}/weights", w_q.shape, "int8", (float(w_s[0]),), (0,), 0, w_q),
+                Tensor(f"dense{i}/bias", b_q.shape, "int32", (b_scale,), (0,), 0, b_q),
+                Tensor(f"dense{i}/output", (1, layer.out_features), "int8", (out_scale,), (out_zp,)),
+            ]
+            n = len(tensors)
+            ops.append(Operator("FULLY_CONNECTED", (current, n - 3, n - 2), (n - 1,),
+                                {"activation": "RELU" if fused_relu else "NONE", "keep_num_dims": False}))
+            current, scale = n - 1, out_scale
+        else:
+            raise ValueError(f"cannot export layer {type(layer).__name__}")
+    if softmax:
+        tensors.append(Tensor("probabilities", tensors[current].shape, "int8", (1.0 / 256,), (-128,)))
+        ops.append(Operator("SOFTMAX", (current,), (len(tensors) - 1,), {"beta": 1.0}))
+        current = len(tensors) - 1
+    graph = Graph(tuple(tensors), tuple(ops), (0,), (current,), description="tinykws TinyConv int8")
+    return conv_as_depthwise(graph) if single_channel_as_depthwise else graph
+
+
+def float_to_int8_input(x: np.ndarray) -> np.ndarray:
+    """Float model input ``v * 10/256`` back to uint16 ``v``, then micro_speech's int8 input."""
+    from tinykws.features.micro_frontend import to_int8_model_input
+
+    v = np.rint(np.asarray(x, np.float64) * 25.6).astype(np.int64)  # exact: v*10/256 is exact in float32
+    return to_int8_model_input(v)

@@ -1,0 +1,62 @@
+"""``convert_run``: a training run in, ``model.tflite`` + C array + report out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tinykws.atomic import write_bytes, write_json, write_text
+from tinykws.convert.c_array import c_header, c_source
+from tinykws.convert.ptq import float_to_int8_input, quantize_model
+from tinykws.errors import TinyKWSError
+
+MICRO_SPEECH_MODEL_BYTES = 18_712  # TensorFlow's micro_speech model, for comparison
+
+
+def convert_run(run: str | Path, out: str | Path, data: str | None = None,
+                calibration: int = 200, resplit_salt: str | None = None) -> dict:
+    """Quantize a run's best model, write model.tflite/.cc/.h and convert.json."""
+    from tinykws.data.pipeline import FeaturePipeline
+    from tinykws.data.speech_commands import index_speech_commands
+    from tinykws.int8.runtime import Int8Runtime
+    from tinykws.tflite.reader import parse_tflite
+    from tinykws.tflite.writer import serialize_tflite
+    from tinykws.train.checkpoint import load_checkpoint
+    from tinykws.train.metrics import predict
+
+    if calibration < 100:
+        raise TinyKWSError("--calibration needs at least 100 clips")
+    run = Path(run)
+    model, meta, _ = load_checkpoint(run / "model.npz" if run.is_dir() else run)
+    info = meta.get("data", {})
+    data = data or info.get("dir")
+    if not data:
+        raise TinyKWSError("the run does not record its data folder: pass --data DIR")
+    salt = resplit_salt if resplit_salt is not None else info.get("resplit_salt")
+    pipeline = FeaturePipeline(index_speech_commands(data, tuple(meta["labels"][2:]), resplit_salt=salt))
+    x_train, _ = pipeline.split_arrays("training")
+    if len(x_train) < calibration:
+        raise TinyKWSError(f"only {len(x_train)} training clips for calibration; need {calibration}")
+    pick = np.random.default_rng(0).choice(len(x_train), calibration, replace=False)
+    graph = quantize_model(model, x_train[np.sort(pick)])
+    blob = serialize_tflite(graph)
+    runtime = Int8Runtime(parse_tflite(blob, "model.tflite"))
+    x, y = pipeline.split_arrays("testing")
+    float_acc = float((predict(model, x).argmax(1) == y).mean())
+    int8_acc = float((runtime.run(float_to_int8_input(x)).argmax(1) == y).mean())
+    out = Path(out)
+    write_bytes(out / "model.tflite", blob)
+    write_text(out / "model.cc", c_source(blob))
+    write_text(out / "model.h", c_header())
+    report = {
+        "labels": meta["labels"], "data": str(data), "calibration_clips": calibration,
+        "test_examples": int(len(y)), "float_test_accuracy": float_acc,
+        "int8_test_accuracy": int8_acc, "model_bytes": len(blob),
+        "micro_speech_model_bytes": MICRO_SPEECH_MODEL_BYTES,
+        "operators": [op.op for op in graph.operators],
+    }
+    write_json(out / "convert.json", report)
+    if run.is_dir():
+        write_json(run / "convert.json", report)
+    return report
