@@ -7,7 +7,7 @@ from tinykws.report.build import ReportSettings, build_report
 
 
 def test_report_builds_then_reuses_every_stage(tmp_path):
-    data = make_training_set(tmp_path / "data", {"yes": 20, "no": 20, "up": 8})
+    data = make_training_set(tmp_path / "data", {"yes": 50, "no": 50, "up": 15})
     real = make_test_set(tmp_path / "real", words=("yes", "no"), n_speakers=4, n_silence=2)
     settings = ReportSettings(tmp_path / "report", data=str(data), real=str(real), train_steps=20)
     index = build_report(settings, progress=False)
@@ -18,7 +18,7 @@ def test_report_builds_then_reuses_every_stage(tmp_path):
     # the numbers in the text are the stage's numbers
     assert f"| testing | {100 * metrics['accuracy']['testing']:.1f} % |" in text
     assert "676,004" in text and "16,652" in text
-    assert "## Real speech" in text and "## In-field test" in text
+    assert "## Real speech" in text and "## In-field test" in text and "## Int8 model" in text
     for line in text.splitlines():
         if line.startswith("!["):
             assert (tmp_path / "report" / line.split("](")[1].rstrip(")")).is_file()

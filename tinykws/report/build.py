@@ -1,8 +1,8 @@
 """Build the report: run (or reuse) each stage, then write index.md, index.html, manifest.json.
 
 Every number in the text comes from a stage's result; nothing is typed in.
-Stages so far: data, features, size, training, an in-field streaming test, and
-evaluation on real speech.
+Stages so far: data, features, size, training, int8 conversion, an in-field
+streaming test, and evaluation on real speech.
 (Conversion, quantization, pruning and benchmarks join as they land.)
 """
 
@@ -78,6 +78,8 @@ def build_report(s: ReportSettings, progress: bool = True) -> Path:
     size = stage("size", {"labels": len(index.labels)}, lambda d: _size(len(index.labels)))
     training = stage("train", {"steps": s.steps, "dir": str(source.path)},
                      lambda d: _train(source.path, s, d, progress))
+    converted = stage("convert", {"train": training.key, "calibration": 200},
+                      lambda d: _convert(training.dir, source.path, d))
     infield = stage("infield", {"train": training.key, "clips": 60},
                     lambda d: _infield(training.dir, source.path, s))
     real = None
@@ -86,7 +88,8 @@ def build_report(s: ReportSettings, progress: bool = True) -> Path:
                                    "real_data": data_fingerprint(Path(s.real))},
                      lambda d: _real_eval(training.dir, s.real))
     counts = index.counts()
-    markdown = render(s, source, index.labels, counts, features, size, training, infield, real)
+    markdown = render(s, source, index.labels, counts, features, size, training, converted,
+                      infield, real)
     write_text(out / "index.md", markdown)
     write_text(out / "index.html", markdown_to_html(markdown))
     write_json(out / "manifest.json", {
@@ -135,6 +138,12 @@ def _train(data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
                                     "best_step", "config")}
 
 
+def _convert(train_dir: Path, data: Path, work: Path) -> dict:
+    from tinykws.convert.run import convert_run
+
+    return convert_run(train_dir, work, str(data), calibration=100)
+
+
 def _infield(train_dir: Path, data: Path, s: ReportSettings) -> dict:
     from tinykws.data.speech_commands import index_speech_commands
     from tinykws.stream.infield import infield_test
@@ -155,7 +164,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
-def render(s, source, labels, counts, features, size, training, infield, real) -> str:
+def render(s, source, labels, counts, features, size, training, converted, infield, real) -> str:
     rel = lambda r, name: f"{r.dir.relative_to(Path(s.out))}/{name}"  # noqa: E731
     z = size.data
     acc = training.data["accuracy"]
@@ -198,6 +207,15 @@ def render(s, source, labels, counts, features, size, training, infield, real) -
         lines.append(f"| {split} | {_pct(acc[split])} | {training.data['examples'][split]:,} |")
     lines += ["", f"![curves]({rel(training, 'curves.png')})", "",
               f"![confusion]({rel(training, 'confusion.png')})"]
+    c = converted.data
+    lines += ["", "## Int8 model", "",
+              f"Full-int8 post-training quantization ({c['calibration_clips']} calibration clips): "
+              f"`model.tflite` of **{c['model_bytes']:,} bytes** (TensorFlow's micro_speech model: "
+              f"{c['micro_speech_model_bytes']:,}), operators {', '.join(c['operators'])}, and the "
+              f"Arduino array `model.cc`.", "",
+              "| model | test accuracy |", "|---|---:|",
+              f"| float32 | {_pct(c['float_test_accuracy'])} |",
+              f"| int8 (bit-exact with tflite-micro) | {_pct(c['int8_test_accuracy'])} |"]
     f = infield.data
     fmt = lambda v: "-" if v is None else _pct(v)  # noqa: E731
     lines += ["", "## In-field test", "",
