@@ -138,6 +138,11 @@ def _prepare(graph: Graph, op: Operator) -> PreparedOp:
             out_h=out_h, out_w=out_w, dilation_h=o["dilation_h"], dilation_w=o["dilation_w"])
         if op.op == "DEPTHWISE_CONV_2D":
             params["depth_multiplier"] = o["depth_multiplier"]
+            if in_t.shape[3] == 1:
+                # One input channel: the depthwise conv is the CONV_2D with
+                # weights (out, kh, kw, 1) (see conv_as_depthwise) — the same
+                # sums, so the same bits — and the conv kernel is faster.
+                params["conv_filters"] = np.ascontiguousarray(np.transpose(filters, (3, 1, 2, 0)))
     elif op.op == "FULLY_CONNECTED":
         _require_int8(graph, op, (op.inputs[0], op.inputs[1], out_index))
         w_t = graph.tensors[op.inputs[1]]
@@ -212,6 +217,12 @@ def _execute(op: PreparedOp, args: list, batch: int, backend: str) -> np.ndarray
             p["output_multiplier"], p["output_shift"], p["output_activation_min"],
             p["output_activation_max"], p["stride_h"], p["stride_w"], p["pad_h"], p["pad_w"],
             p["out_h"], p["out_w"], p["dilation_h"], p["dilation_w"])
+    if op.op == "DEPTHWISE_CONV_2D" and numba and "conv_filters" in p:
+        return int8_conv.conv_per_channel(
+            x, p["conv_filters"], p["bias"], p["input_offset"], p["output_offset"],
+            p["output_multiplier"], p["output_shift"], p["output_activation_min"],
+            p["output_activation_max"], p["stride_h"], p["stride_w"], p["pad_h"],
+            p["pad_w"], p["out_h"], p["out_w"], p["dilation_h"], p["dilation_w"])
     if op.op == "DEPTHWISE_CONV_2D":
         if numba:
             return int8_depthwise_conv.depthwise_conv_per_channel(
