@@ -4,8 +4,9 @@ Model: ``../shared/reference_models/tiny_conv_int8.tflite`` (49x40 int8
 input, CONV_2D 8x10x8 stride 2 + ReLU, FULLY_CONNECTED to 4, SOFTMAX).
 Contenders, all single-threaded, timed alternately in one process:
 
-- ours: :class:`tinykws.int8.runtime.Int8Runtime` with the Numba kernels
-  (bit-exact with tflite-micro);
+- ours: :class:`tinykws.int8.runtime.Int8Runtime` with the Numba kernels and
+  the exact im2col + GEMM convolution (bit-exact with tflite-micro);
+- ours with ``gemm=False``: the plain Numba loop kernels only;
 - ai-edge-litert default resolver (optimised kernels + XNNPACK; *not*
   bit-exact with tflite-micro), ``num_threads=1``;
 - ai-edge-litert ``BUILTIN_REF`` (the reference kernels; bit-exact);
@@ -21,9 +22,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
+# One thread for BLAS and Numba when run on its own (``python -m benchmarks``
+# pins these too); must be set before NumPy is imported.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from benchmarks.timing import compare, row
+import numpy as np  # noqa: E402
+
+from benchmarks.timing import compare, row  # noqa: E402
 
 SHARED = Path(os.environ.get("TINYKWS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 MODEL = SHARED / "reference_models" / "tiny_conv_int8.tflite"
@@ -71,34 +77,41 @@ def run(quick: bool) -> list[dict]:
         print(f"int8_inference: {MODEL} not found, skipped")
         return []
     model = MODEL.read_bytes()
-    ours = Int8Runtime(parse_tflite(model))
+    graph = parse_tflite(model)
+    ours = Int8Runtime(graph)
+    loops = Int8Runtime(graph, gemm=False)
     rng = np.random.default_rng(0)
     x1 = rng.integers(-128, 128, (1, 49, 40, 1), dtype=np.int8)  # (1, 49, 40, 1) int8
     x256 = rng.integers(-128, 128, (256, 49, 40, 1), dtype=np.int8)  # (256, 49, 40, 1) int8
     repeats = 5 if quick else 21
 
-    peers = {"litert XNNPACK": _litert(model, reference=False),
+    peers = {"ours, loop kernels (gemm=False)": loops.run,
+             "litert XNNPACK": _litert(model, reference=False),
              "litert BUILTIN_REF": _litert(model, reference=True),
              "tflite-micro": _tflm(model)}
-    assert np.array_equal(ours.run(x1), peers["tflite-micro"](x1))  # same numbers first
+    # Same numbers first: every bit-exact contender agrees with tflite-micro.
+    for name in ("ours, loop kernels (gemm=False)", "litert BUILTIN_REF", "tflite-micro"):
+        assert np.array_equal(ours.run(x1), peers[name](x1)), name
     t1 = compare({"ours": lambda: ours.run(x1),
                   **{name: (lambda fn=fn: fn(x1)) for name, fn in peers.items()}},
                  repeats=repeats)
-    rows = [row("TinyConv int8 latency, batch 1", "ours (numba)", name, t1["ours"], t1[name],
+    rows = [row("TinyConv int8 latency, batch 1", "ours (numba + GEMM)", name, t1["ours"], t1[name],
                 "s", False) for name in peers]
 
-    batch_peers = {"tflite-micro x256": lambda: [peers["tflite-micro"](x[None]) for x in x256]}
+    batch_peers = {"ours, loop kernels (gemm=False)": lambda: loops.run(x256),
+                   "tflite-micro x256": lambda: [peers["tflite-micro"](x[None]) for x in x256]}
     for name, reference in (("litert XNNPACK", False), ("litert BUILTIN_REF", True)):
         try:
             batched = _litert(model, reference=reference, batch=256)
-            batched(x256)
+            if reference:  # the batched reference kernels are bit-exact too
+                assert np.array_equal(batched(x256), ours.run(x256)), name
             batch_peers[f"{name} batch 256"] = lambda fn=batched: fn(x256)
         except (RuntimeError, ValueError):  # model cannot be resized: loop instead
             batch_peers[f"{name} x256"] = (
                 lambda fn=peers[name]: [fn(x[None]) for x in x256])
     t256 = compare({"ours": lambda: ours.run(x256), **batch_peers},
                    repeats=max(3, repeats // 3), target_s=0.05)
-    rows += [row("TinyConv int8, batch 256", "ours (numba)", name, t256["ours"], t256[name],
+    rows += [row("TinyConv int8, batch 256", "ours (numba + GEMM)", name, t256["ours"], t256[name],
                  "s", False) for name in batch_peers]
     return rows
 

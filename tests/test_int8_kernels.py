@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernels.int8_conv import conv_per_channel
+from kernels.int8_conv_gemm import conv_per_channel_gemm, gemm_dtype, weights_matrix
 from kernels.int8_depthwise_conv import depthwise_conv_per_channel
 from kernels.int8_fully_connected import fully_connected as fc_kernel
 from kernels.int8_quantize import dequantize_kernel, quantize_kernel, requantize_kernel
@@ -129,6 +130,49 @@ def test_conv_kernel_equals_reference(seed, stride, dilation):
             stride, stride, ph, pw, oh, ow, dilation, dilation)
     np.testing.assert_array_equal(conv_per_channel(x, f, b, *args),
                                   conv2d_per_channel(x, f, b, *args))
+
+
+@settings(max_examples=60)
+@given(seeds, st.integers(1, 3), st.integers(1, 2), st.sampled_from(["SAME", "VALID"]),
+       st.integers(1, 40))
+def test_conv_gemm_path_equals_reference(seed, stride, dilation, padding, batch):
+    """Batches larger than the GEMM block (32) and a last partial block included."""
+    rng = np.random.default_rng(seed)
+    h, w, c_in, c_out, kh, kw = 10, 9, int(rng.integers(1, 4)), 5, 3, 4
+    x = rng.integers(-128, 128, (batch, h, w, c_in)).astype(np.int8)
+    f = rng.integers(-128, 128, (c_out, kh, kw, c_in)).astype(np.int8)
+    b = rng.integers(-99999, 99999, c_out).astype(np.int32)
+    m, s = random_multipliers(rng, c_out)
+    oh = output_size(padding, h, kh, stride, dilation)
+    ow = output_size(padding, w, kw, stride, dilation)
+    ph = compute_padding(stride, dilation, h, kh, oh) if padding == "SAME" else 0
+    pw = compute_padding(stride, dilation, w, kw, ow) if padding == "SAME" else 0
+    offsets = (int(rng.integers(-127, 129)), int(rng.integers(-128, 128)))
+    expected = conv2d_per_channel(x, f, b, *offsets, m, s, -128, 127, stride, stride, ph, pw,
+                                  oh, ow, dilation, dilation)
+    got = conv_per_channel_gemm(x, weights_matrix(f, gemm_dtype(f)), b, *offsets, m, s,
+                                -128, 127, kh, kw, stride, stride, ph, pw, oh, ow, dilation,
+                                dilation)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_gemm_dtype_keeps_every_partial_sum_exact():
+    """float32 while 255 * max_c sum|w| < 2**24, then float64; and float64 stays exact."""
+    # 514 taps of -128: 255 * 65792 = 16776960 < 2**24; one more tap crosses it.
+    assert gemm_dtype(np.full((2, 514), -128, np.int8)) is np.float32
+    assert gemm_dtype(np.full((2, 515), -128, np.int8)) is np.float64
+    # Where float32 would round, the float64 GEMM still gives the int32 sum.
+    rng = np.random.default_rng(5)
+    f = np.full((1, 40, 40, 1), -128, np.int8)  # 1600 taps, sums up to 5.2e7 > 2**24
+    x = rng.choice(np.array([-128, 127], np.int8), (1, 40, 40, 1))
+    m, s = quantize_multipliers([2.0 ** -18])
+    expected = conv2d_per_channel(x, f, None, 127, 0, m, s, -128, 127, 1, 1, 0, 0, 1, 1)
+    got = conv_per_channel_gemm(x, weights_matrix(f, gemm_dtype(f)), np.zeros(1, np.int32),
+                                127, 0, m, s, -128, 127, 40, 40, 1, 1, 0, 0, 1, 1)
+    np.testing.assert_array_equal(got, expected)
+    exact_sum = int((x.astype(np.int64) + 127).ravel() @ f.astype(np.int64).ravel())
+    assert abs(exact_sum) > 2 ** 24  # a float32 GEMM would not have been safe here
+    assert -128 < expected.item() < 127  # and the output is not merely saturated
 
 
 @settings(max_examples=60)

@@ -65,7 +65,13 @@ def test_reader_round_trips_writer_output():
 def test_reference_models_round_trip(reference_models_dir):
     for path in sorted(reference_models_dir.glob("*.tflite")):
         graph = read_tflite(path)
-        assert_same_graph(parse_tflite(serialize_tflite(graph)), graph)
+        data = serialize_tflite(graph)
+        assert_same_graph(parse_tflite(data), graph)
+        # TensorFlow's files store every constant; so must ours, each aligned.
+        locations = buffer_locations(data)
+        assert locations[0] == (0, 0)
+        assert sum(t.data is not None for t in graph.tensors) + 1 == len(locations) - 1
+        assert all(offset % 16 == 0 for offset, size in locations if size)
 
 
 def test_header_version_and_metadata():
@@ -120,3 +126,22 @@ def test_writer_refuses_data_of_the_wrong_shape():
                     np.zeros((3, 3, 1, 1), np.int8))
     with pytest.raises(ValueError, match="data shape"):
         serialize_tflite(Graph(tuple(bad), graph.operators, graph.inputs, graph.outputs))
+
+
+def test_graph_built_from_lists_and_numpy_values_equals_the_read_back_graph():
+    """A converter may pass lists, NumPy scalars and arrays; they are stored as
+    plain tuples, so the graph compares equal to what the reader returns."""
+    scales = np.array([0.01, 0.02], np.float32)
+    tensors = [
+        Tensor("x", [1, 3], np.int8, scale=[np.float32(0.5)], zero_point=[np.int64(2)]),
+        Tensor("w", np.array([2, 3]), "int8", scale=scales, zero_point=np.zeros(2, np.int64),
+               data=np.ones((2, 3), np.int8)),
+        Tensor("y", (1, 2), "int8", (0.25,), (0,)),
+    ]
+    ops = [Operator("FULLY_CONNECTED", [0, 1, -1], np.array([2]), {"activation": "RELU"})]
+    graph = Graph(tensors, ops, [0], [2])
+    assert graph.tensors[1].shape == (2, 3) and graph.tensors[1].dtype == "int8"
+    assert graph.tensors[1].scale == (float(scales[0]), float(scales[1]))
+    back = parse_tflite(serialize_tflite(graph))
+    assert back.tensors == graph.tensors
+    assert back.operators[0].inputs == (0, 1, -1) and back.inputs == (0,)

@@ -91,5 +91,8 @@ def conv_as_depthwise(graph: Graph) -> Graph:
         options = {key: op.options[key] for key in
                    ("padding", "stride_h", "stride_w", "dilation_h", "dilation_w", "activation")}
         options["depth_multiplier"] = out_channels
-        operators.append(replace(op, op="DEPTHWISE_CONV_2D", options=options))
+        # A missing bias is listed as two inputs, not as -1: tflite-micro's
+        # depthwise Prepare reads three inputs as "has a bias" and crashes on -1.
+        inputs = op.inputs[:2] if len(op.inputs) > 2 and op.inputs[2] < 0 else op.inputs
+        operators.append(replace(op, op="DEPTHWISE_CONV_2D", inputs=inputs, options=options))
     return replace(graph, tensors=tuple(tensors), operators=tuple(operators))

@@ -8,6 +8,8 @@ dimension becomes N and the rest is kept.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -16,6 +18,6 @@ def reshape(x: np.ndarray, output_shape: tuple[int, ...], batch: int | None = No
     shape = tuple(output_shape)
     if batch is not None and shape:
         shape = (batch,) + shape[1:]
-    if int(np.prod(shape)) != x.size:
+    if math.prod(shape) != x.size:
         raise ValueError(f"cannot reshape {x.shape} to {shape}")
     return x.reshape(shape)

@@ -47,10 +47,10 @@ def softmax_params(input_scale: float, beta: float = 1.0) -> tuple[int, int, int
     real = float(np.float32(beta)) * float(np.float32(input_scale)) * (
         1 << (31 - SCALED_DIFF_INTEGER_BITS))
     real = min(real, (1 << 31) - 1.0)
+    if not real > 1.0:  # QuantizeMultiplierGreaterThanOne's TFLITE_CHECK_GT
+        raise ValueError(f"softmax input scale {input_scale} (beta {beta}) too small for "
+                         "TFLite's fixed-point softmax (needs beta * scale > 2**-26)")
     multiplier, left_shift = quantize_multiplier(real)
-    if left_shift < 0:
-        raise ValueError(f"softmax input scale {input_scale} too small for TFLite's "
-                         "fixed-point softmax (needs beta * scale >= 2**-26)")
     radius = (((1 << SCALED_DIFF_INTEGER_BITS) - 1) * (1 << (31 - SCALED_DIFF_INTEGER_BITS))
               / (1 << left_shift))
     return multiplier, left_shift, -int(np.floor(radius))

@@ -15,11 +15,24 @@ Conventions (TFLite's):
   per index along ``quantized_dimension`` (0 for conv and FC weights, 3 for
   depthwise weights). Scales are float32 in the file; we keep them as the
   Python floats of those float32 values.
+- An absent optional input (a bias) is -1, TFLite's convention; but give a
+  DEPTHWISE_CONV_2D without bias just two inputs: tflite-micro's depthwise
+  Prepare takes three inputs to mean "has a bias" and crashes on -1.
 - Operator ``options`` are a small dict of the op's builtin options, with
   names as in schema.fbs (``padding`` "SAME"/"VALID", ``stride_h``,
   ``stride_w``, ``dilation_h``, ``dilation_w``, ``depth_multiplier``,
   ``activation`` "NONE"/"RELU"/"RELU6"/"RELU_N1_TO_1", ``keep_num_dims``,
   ``beta``, ``new_shape``).
+
+Building a graph, e.g. in a post-training converter (lists, NumPy scalars and
+arrays are accepted and stored as tuples of Python numbers)::
+
+    tensors = [
+        Tensor("logits", (1, 4), "int8", scale=(0.17,), zero_point=(-17,)),
+        Tensor("probs", (1, 4), "int8", scale=(1 / 256,), zero_point=(-128,)),
+    ]
+    ops = [Operator("SOFTMAX", inputs=(0,), outputs=(1,), options={"beta": 1.0})]
+    graph = Graph(tensors, ops, inputs=(0,), outputs=(1,))
 """
 
 from __future__ import annotations
@@ -46,6 +59,15 @@ class Tensor:
     quantized_dimension: int = 0
     data: np.ndarray | None = field(default=None, compare=False, repr=False)
 
+    def __post_init__(self):
+        # Normalise what a converter may pass (lists, NumPy numbers) so that
+        # tensors compare equal to what the reader returns.
+        object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+        object.__setattr__(self, "dtype", str(np.dtype(self.dtype)))
+        object.__setattr__(self, "scale", tuple(float(v) for v in np.ravel(self.scale)))
+        object.__setattr__(self, "zero_point", tuple(int(v) for v in np.ravel(self.zero_point)))
+        object.__setattr__(self, "quantized_dimension", int(self.quantized_dimension))
+
     @property
     def is_constant(self) -> bool:
         return self.data is not None
@@ -64,6 +86,11 @@ class Operator:
     outputs: tuple[int, ...]
     options: dict = field(default_factory=dict, compare=True)
 
+    def __post_init__(self):
+        object.__setattr__(self, "inputs", tuple(int(i) for i in self.inputs))
+        object.__setattr__(self, "outputs", tuple(int(i) for i in self.outputs))
+        object.__setattr__(self, "options", dict(self.options))
+
 
 @dataclass(frozen=True)
 class Graph:
@@ -81,6 +108,12 @@ class Graph:
     name: str = "main"
     description: str = "tinykws"
     min_runtime_version: str = "1.14.0"
+
+    def __post_init__(self):
+        object.__setattr__(self, "tensors", tuple(self.tensors))
+        object.__setattr__(self, "operators", tuple(self.operators))
+        object.__setattr__(self, "inputs", tuple(int(i) for i in self.inputs))
+        object.__setattr__(self, "outputs", tuple(int(i) for i in self.outputs))
 
     def constant(self, index: int) -> np.ndarray:
         """The data of constant tensor ``index`` (raises if it is an activation)."""
