@@ -98,6 +98,19 @@ def run(quick: bool) -> list[dict]:
     rows = [row("TinyConv int8 latency, batch 1", "ours (numba + GEMM)", name, t1["ours"], t1[name],
                 "s", False) for name in peers]
 
+    # The fused batch-1 path: the whole graph in one pass, buffers allocated once.
+    from kernels.int8_tiny_conv import FusedTinyConv
+
+    fused = FusedTinyConv(graph)
+    assert np.array_equal(fused.run(x1), peers["tflite-micro"](x1))
+    fused_peers = {name: peers[name] for name in ("litert XNNPACK", "tflite-micro")}
+    fused_peers["ours, op by op"] = ours.run
+    tf = compare({"fused": lambda: fused.run(x1),
+                  **{name: (lambda fn=fn: fn(x1)) for name, fn in fused_peers.items()}},
+                 repeats=repeats)
+    rows += [row("TinyConv int8 latency, batch 1", "ours, fused", name, tf["fused"], tf[name],
+                 "s", False) for name in fused_peers]
+
     batch_peers = {"ours, loop kernels (gemm=False)": lambda: loops.run(x256),
                    "tflite-micro x256": lambda: [peers["tflite-micro"](x[None]) for x in x256]}
     for name, reference in (("litert XNNPACK", False), ("litert BUILTIN_REF", True)):

@@ -1,0 +1,76 @@
+"""Where the time of one 1 s clip goes: preprocessing, network, postprocessing.
+
+The deployed pipeline per clip (as micro_speech runs it, and as the course's
+profiler printed it): the micro frontend over 1 s of audio (49 frames at 20 ms),
+the int8 TinyConv (fused batch-1 path), and the recognizer's averaging and
+decision. Each stage is set against the C implementation of the same stage
+where one exists: the tflite-micro frontend (through pymicro-features, which
+runs it at a 10 ms stride, so ours runs at 10 ms in that pair) and the
+tflite-micro interpreter. The recognizer has no compiled peer here; its row
+reports our time alone (ratio 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.timing import compare, row
+
+MODEL = Path(__file__).resolve().parents[1].parent / "shared" / "reference_models" / "tiny_conv_int8.tflite"
+
+
+def run(quick: bool) -> list[dict]:
+    from benchmarks.frontend import _pymicro
+    from kernels.int8_tiny_conv import FusedTinyConv
+    from kernels.micro_frontend import micro_features_numba
+    from tinykws.features.micro_frontend import MicroFrontendConfig, to_int8_model_input
+    from tinykws.stream.recognize import RecognizeCommands
+    from tinykws.tflite.reader import parse_tflite
+
+    if not MODEL.is_file():
+        print(f"breakdown: {MODEL} not found, skipped")
+        return []
+    rng = np.random.default_rng(0)
+    clip = np.clip(rng.normal(0, 4000, 16000), -32768, 32767).astype(np.int16)  # 1 s
+    blob = MODEL.read_bytes()
+    fused = FusedTinyConv(parse_tflite(blob))
+    x = to_int8_model_input(micro_features_numba(clip))[None, :, :, None]  # (1, 49, 40, 1) int8
+    from tflite_micro import runtime as tflm
+
+    interpreter = tflm.Interpreter.from_bytes(blob)
+
+    def tflm_invoke():
+        interpreter.set_input(x, 0)
+        interpreter.invoke()
+        return interpreter.get_output(0)
+
+    recognizer = RecognizeCommands(("_silence_", "_unknown_", "yes", "no"))
+    scores = fused.run(x)[0]
+    clock = iter(range(0, 10**12, 20))
+    repeats = 5 if quick else 21
+    ten_ms = MicroFrontendConfig(stride_ms=10)
+    t = compare({
+        "frontend 20 ms": lambda: micro_features_numba(clip),
+        "frontend 10 ms": lambda: micro_features_numba(clip, ten_ms),
+        "pymicro-features": lambda: _pymicro(clip),
+        "network": lambda: fused.run(x),
+        "tflite-micro": tflm_invoke,
+        "recognizer": lambda: recognizer.process(scores, next(clock)),
+    }, repeats=repeats)
+    return [
+        row("per 1 s clip: preprocessing", "micro frontend (numba, 10 ms)", "pymicro-features (C, 10 ms)",
+            t["frontend 10 ms"], t["pymicro-features"], "s", False,
+            micro_speech_stride_seconds=t["frontend 20 ms"]),
+        row("per 1 s clip: network", "TinyConv int8 (fused)", "tflite-micro", t["network"],
+            t["tflite-micro"], "s", False),
+        row("per 1 s clip: postprocessing", "RecognizeCommands (python)", "(no peer: ours)",
+            t["recognizer"], t["recognizer"], "s", False),
+    ]
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import markdown_table
+
+    print(markdown_table(run(quick=False)))
