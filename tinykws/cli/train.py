@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.data.speech_commands import index_speech_commands
     from tinykws.errors import TinyKWSError
-    from tinykws.train.loop import ADAM_SCHEDULE, DEFAULT_SCHEDULE, TF_SGD_SCHEDULE, TrainConfig, train
+    from tinykws.train.loop import DEFAULT_SCHEDULE, DEFAULT_STEPS, TrainConfig, schedule_settings, train
 
     words = tuple(w.strip() for w in args.words.split(",") if w.strip())
     if args.batch_size < 1 or args.eval_every < 1:
@@ -64,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
     if pipeline.split_size("validation") == 0:
         raise TinyKWSError(f"{args.data} has no validation examples to select the best model")
     schedule = args.schedule or DEFAULT_SCHEDULE
-    settings = dict(TF_SGD_SCHEDULE if schedule == "tf" else ADAM_SCHEDULE)
     if args.epochs is not None:
         if args.epochs <= 0:
             raise TinyKWSError("--epochs must be positive")
@@ -74,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
             raise TinyKWSError("--steps must be at least 1")
         steps = args.steps
     else:
-        steps = settings["boundaries"][-1] if settings["boundaries"] else 3000
+        steps = DEFAULT_STEPS[schedule]
+    settings = schedule_settings(schedule, steps)
     if args.optimizer:
         settings["optimizer"] = args.optimizer
     if args.lr:
@@ -83,9 +83,6 @@ def run(args: argparse.Namespace) -> int:
             if args.lr_steps else ()
         if settings["boundaries"] and len(settings["boundaries"]) != len(settings["learning_rates"]):
             raise TinyKWSError("--lr-steps needs one value per --lr value")
-    elif settings["boundaries"] and steps != settings["boundaries"][-1]:
-        # scale TF's schedule to the requested length, keeping its 12:3 proportion
-        settings["boundaries"] = (round(steps * 0.8), steps)
     config = TrainConfig(steps=steps, optimizer=settings["optimizer"],
                          learning_rates=tuple(settings["learning_rates"]),
                          boundaries=tuple(settings["boundaries"]), batch_size=args.batch_size,

@@ -123,13 +123,12 @@ def _size(num_labels: int) -> dict:
 def _train(data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.data.speech_commands import index_speech_commands
-    from tinykws.train.loop import ADAM_SCHEDULE, TF_SGD_SCHEDULE, TrainConfig, train
+    from tinykws.train.loop import TrainConfig, schedule_settings, train
 
     pipeline = FeaturePipeline(index_speech_commands(data, s.words))
-    if s.steps >= 3000:  # TF's schedule wins at this length (see tinykws.train.loop)
-        schedule = dict(TF_SGD_SCHEDULE, boundaries=(round(s.steps * 0.8), s.steps))
-    else:  # Adam learns faster in short runs
-        schedule = dict(ADAM_SCHEDULE)
+    # TF's schedule wins at 3,000 steps and more; Adam learns faster in short runs
+    # (see tinykws.train.loop).
+    schedule = schedule_settings("tf" if s.steps >= 3000 else "adam", s.steps)
     config = TrainConfig(steps=s.steps, eval_every=max(s.steps // 20, 50), seed=s.seed,
                          optimizer=schedule["optimizer"], boundaries=schedule["boundaries"],
                          learning_rates=schedule["learning_rates"])

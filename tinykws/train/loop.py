@@ -40,6 +40,14 @@ TF_SGD_SCHEDULE = {"optimizer": "sgd", "boundaries": (12000, 15000), "learning_r
 ADAM_SCHEDULE = {"optimizer": "adam", "boundaries": (), "learning_rates": (1e-3,)}
 DEFAULT_SCHEDULE = "tf"
 DEFAULT_OPTIMIZER = "adam"  # of TrainConfig, the library's plain default
+DEFAULT_STEPS = {"tf": 15000, "adam": 3000}
+
+
+def schedule_settings(name: str, steps: int) -> dict:
+    """The named schedule for a run of ``steps``; TF's keeps its 12,000 : 3,000 split."""
+    if name == "tf":
+        return dict(TF_SGD_SCHEDULE, boundaries=(round(steps * 0.8), steps))
+    return dict(ADAM_SCHEDULE)
 
 
 @dataclass(frozen=True)
