@@ -37,14 +37,9 @@ def run(quick: bool) -> list[dict]:
     blob = MODEL.read_bytes()
     fused = FusedTinyConv(parse_tflite(blob))
     x = to_int8_model_input(micro_features_numba(clip))[None, :, :, None]  # (1, 49, 40, 1) int8
-    from tflite_micro import runtime as tflm
+    from tinykws.tflite.interpreters import tflm_runner
 
-    interpreter = tflm.Interpreter.from_bytes(blob)
-
-    def tflm_invoke():
-        interpreter.set_input(x, 0)
-        interpreter.invoke()
-        return interpreter.get_output(0)
+    tflm_run = tflm_runner(blob)
 
     recognizer = RecognizeCommands(("_silence_", "_unknown_", "yes", "no"))
     scores = fused.run(x)[0]
@@ -56,7 +51,7 @@ def run(quick: bool) -> list[dict]:
         "frontend 10 ms": lambda: micro_features_numba(clip, ten_ms),
         "pymicro-features": lambda: _pymicro(clip),
         "network": lambda: fused.run(x),
-        "tflite-micro": tflm_invoke,
+        "tflite-micro": lambda: tflm_run(x),
         "recognizer": lambda: recognizer.process(scores, next(clock)),
     }, repeats=repeats)
     return [

@@ -36,37 +36,15 @@ MODEL = SHARED / "reference_models" / "tiny_conv_int8.tflite"
 
 
 def _litert(model: bytes, reference: bool, batch: int = 1):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from tinykws.tflite.interpreters import litert_runner
 
-    kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
-    interpreter = Interpreter(model_content=model, num_threads=1,
-                              experimental_op_resolver_type=kind)
-    if batch != 1:
-        index = interpreter.get_input_details()[0]["index"]
-        interpreter.resize_tensor_input(index, [batch, 49, 40, 1])
-    interpreter.allocate_tensors()
-    in_index = interpreter.get_input_details()[0]["index"]
-    out_index = interpreter.get_output_details()[0]["index"]
-
-    def run(x: np.ndarray) -> np.ndarray:
-        interpreter.set_tensor(in_index, x)
-        interpreter.invoke()
-        return interpreter.get_tensor(out_index)
-
-    return run
+    return litert_runner(model, reference, batch, threads=1)
 
 
 def _tflm(model: bytes):
-    from tflite_micro import runtime
+    from tinykws.tflite.interpreters import tflm_runner
 
-    interpreter = runtime.Interpreter.from_bytes(model)
-
-    def run(x: np.ndarray) -> np.ndarray:
-        interpreter.set_input(x, 0)
-        interpreter.invoke()
-        return interpreter.get_output(0)
-
-    return run
+    return tflm_runner(model)
 
 
 def run(quick: bool) -> list[dict]:

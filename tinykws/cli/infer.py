@@ -27,32 +27,15 @@ def scores_with(runtime: str, blob: bytes, x):
     """int8 outputs (N, K) of the model on int8 inputs (N, 49, 40, 1), one clip at a time."""
     import numpy as np
 
+    from tinykws.tflite.interpreters import litert_runner, tflm_runner
+
     if runtime == "tinykws":
         from tinykws.int8.runtime import Int8Runtime
         from tinykws.tflite.reader import parse_tflite
 
         return Int8Runtime(parse_tflite(blob)).run(x)
-    outputs = []
-    if runtime == "tflm":
-        from tflite_micro import runtime as tflm
-
-        interpreter = tflm.Interpreter.from_bytes(blob)
-        for clip in x:
-            interpreter.set_input(clip[None], 0)
-            interpreter.invoke()
-            outputs.append(interpreter.get_output(0)[0])
-    else:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        interpreter = Interpreter(model_content=blob,
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-        interpreter.allocate_tensors()
-        inp, out = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
-        for clip in x:
-            interpreter.set_tensor(inp, clip[None])
-            interpreter.invoke()
-            outputs.append(interpreter.get_tensor(out)[0].copy())
-    return np.stack(outputs)
+    run = tflm_runner(blob) if runtime == "tflm" else litert_runner(blob, reference=True)
+    return np.concatenate([run(clip[None]) for clip in x])
 
 
 def run(args: argparse.Namespace) -> int:

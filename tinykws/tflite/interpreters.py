@@ -1,0 +1,52 @@
+"""The real runtimes we compare against, each wrapped as ``run(x) -> output``.
+
+- tflite-micro's Python interpreter: the ground truth for bit-exactness;
+- ai-edge-litert (TFLite) with ``reference=True``: its reference kernels
+  (``BUILTIN_REF``), bit-exact with tflite-micro; with ``reference=False``
+  the default XNNPACK path, which is faster and not bit-exact.
+
+Both are optional (the ``test`` extra); importing them happens on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def tflm_runner(model: bytes) -> Callable[[np.ndarray], np.ndarray]:
+    """tflite-micro on one example at a time: ``x (1, ...) -> output (1, ...)``."""
+    from tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        interpreter.set_input(x, 0)
+        interpreter.invoke()
+        return interpreter.get_output(0)
+
+    return run
+
+
+def litert_runner(model: bytes, reference: bool = True, batch: int = 1,
+                  threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
+    """ai-edge-litert with the reference kernels or XNNPACK, input resized to ``batch``."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    interpreter = Interpreter(model_content=model, num_threads=threads,
+                              experimental_op_resolver_type=kind)
+    in_index = interpreter.get_input_details()[0]["index"]
+    if batch != 1:
+        shape = list(interpreter.get_input_details()[0]["shape"])
+        interpreter.resize_tensor_input(in_index, [batch, *shape[1:]])
+    interpreter.allocate_tensors()
+    out_index = interpreter.get_output_details()[0]["index"]
+
+    def run(x: np.ndarray) -> np.ndarray:
+        interpreter.set_tensor(in_index, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(out_index).copy()
+
+    return run
