@@ -154,7 +154,7 @@ def _infield(train_dir: Path, data: Path, s: ReportSettings) -> dict:
 
 
 def _real_eval(train_dir: Path, real: str) -> dict:
-    from tinykws.cli.eval import evaluate_run
+    from tinykws.train.evaluate import evaluate_run
 
     return evaluate_run(str(train_dir), real)
 
