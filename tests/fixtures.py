@@ -103,3 +103,13 @@ def make_test_set(root: Path, words: tuple[str, ...] = ("yes", "no", "up"),
     for i in range(n_silence):
         write_pcm16(root / "_silence_" / f"{1000 + i}.wav", noise(1.0, level=0.01, seed=100 + i))
     return root
+
+
+def train_tiny_run(root: Path, steps: int = 80) -> tuple[Path, Path]:
+    """A four-label training set under ``root/data`` and a short Adam run in ``root/run``."""
+    from tinykws.cli import main
+
+    data = make_training_set(root / "data", {"yes": 50, "no": 50, "up": 15, "down": 15})
+    assert main(["train", "--data", str(data), "--out", str(root / "run"), "--steps", str(steps),
+                 "--eval-every", str(steps // 2), "--batch-size", "32", "--schedule", "adam"]) == 0
+    return data, root / "run"

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from fixtures import make_training_set
+from fixtures import train_tiny_run
 from tinykws.cli import main
 from tinykws.convert.ptq import activation_params, float_to_int8_input, symmetric_weights
 from tinykws.data.pipeline import FeaturePipeline
@@ -21,9 +21,7 @@ tflm = pytest.importorskip("tflite_micro", reason="tflite-micro not installed").
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     root = tmp_path_factory.mktemp("conv")
-    data = make_training_set(root / "data", {"yes": 50, "no": 50, "up": 15, "down": 15})
-    assert main(["train", "--data", str(data), "--out", str(root / "run"), "--steps", "80",
-                 "--eval-every", "40", "--batch-size", "32", "--schedule", "adam"]) == 0
+    data, _ = train_tiny_run(root)
     assert main(["convert", str(root / "run"), "--out", str(root / "out"), "--calibration", "100"]) == 0
     return root, data
 

@@ -31,6 +31,7 @@ COMMANDS = (
     "train",
     "eval",
     "convert",
+    "quantize",
     "infer",
     "listen",
     "infield",

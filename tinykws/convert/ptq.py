@@ -43,27 +43,37 @@ def _f32(x: float) -> float:
     return float(np.float32(x))
 
 
-def activation_params(lo: float, hi: float) -> tuple[float, int]:
-    """Asymmetric int8 ``(scale, zero_point)`` covering ``[min(lo, 0), max(hi, 0)]``."""
+def activation_params(lo: float, hi: float, bits: int = 8) -> tuple[float, int]:
+    """Asymmetric ``(scale, zero_point)`` covering ``[min(lo, 0), max(hi, 0)]`` with ``2^bits`` codes.
+
+    The codes are int8's lowest ``2^bits``: ``-128 .. -129 + 2^bits`` (all of
+    int8 at 8 bits), i.e. the unsigned ``b``-bit grid of
+    :func:`tinykws.quant.fake_quant.asymmetric_params` shifted by -128.
+    """
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     if hi == lo:
         return 1.0, -128
-    scale = _f32((hi - lo) / 255.0)
-    zero_point = int(np.clip(_round(np.array(-128 - lo / scale)), -128, 127))
+    scale = _f32((hi - lo) / (2 ** bits - 1))
+    zero_point = int(np.clip(_round(np.array(-128 - lo / scale)), -128, -129 + 2 ** bits))
     return scale, zero_point
 
 
-def symmetric_weights(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """int8 weights and float32 scales, per channel along ``axis`` or per tensor."""
+def symmetric_weights(w: np.ndarray, axis: int | None, bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """int8-held ``bits``-bit weights and float32 scales, per channel along ``axis`` or per tensor.
+
+    ``s = max|w| / (2^(b-1) - 1)``; codes in ``[-(2^(b-1) - 1), 2^(b-1) - 1]``
+    (TFLite's int8 weights never use -128, keeping the grid symmetric).
+    """
     if axis is None:
         peak = np.array([np.abs(w).max()])
     else:
         peak = np.abs(np.moveaxis(w, axis, 0)).reshape(w.shape[axis], -1).max(axis=1)
-    scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)  # (C,)
+    qmax = 2 ** (bits - 1) - 1
+    scales = np.where(peak > 0, peak / qmax, 1.0).astype(np.float32)  # (C,)
     shape = [1] * w.ndim
     if axis is not None:
         shape[axis] = -1
-    q = np.clip(_round(w / scales.reshape(shape).astype(np.float64)), -127, 127).astype(np.int8)
+    q = np.clip(_round(w / scales.reshape(shape).astype(np.float64)), -qmax, qmax).astype(np.int8)
     return q, scales
 
 
@@ -82,10 +92,26 @@ def calibrate(model: Sequential, x: np.ndarray) -> list[tuple[float, float]]:
     return ranges
 
 
-def quantize_model(model: Sequential, calibration_x: np.ndarray, softmax: bool = True,
-                   single_channel_as_depthwise: bool = True) -> Graph:
-    """Build the int8 TFLite :class:`Graph` of ``model`` (conv/ReLU/dropout/flatten/dense)."""
-    ranges = iter(calibrate(model, calibration_x))
+def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, softmax: bool = True,
+                   single_channel_as_depthwise: bool = True, bits: int = 8,
+                   ranges: list[tuple[float, float]] | None = None) -> Graph:
+    """Build the int8 TFLite :class:`Graph` of ``model`` (conv/ReLU/dropout/flatten/dense).
+
+    Activation ranges come from ``calibration_x`` (post-training
+    quantization) or are given as ``ranges``, one ``(min, max)`` per
+    conv/dense output (quantization-aware training's learned ranges).
+    ``bits < 8`` puts weights and activations on ``bits``-bit grids held in
+    int8 (for the quantization study; run such a graph with
+    ``Int8Runtime(graph, activation_bits=bits)`` so activations stay on
+    their grid). The input keeps micro_speech's 8-bit quantization.
+    """
+    if not 2 <= bits <= 8:
+        raise ValueError(f"bits must be between 2 and 8, not {bits}")
+    if ranges is None:
+        if calibration_x is None:
+            raise ValueError("give calibration_x or ranges")
+        ranges = calibrate(model, calibration_x)
+    ranges = iter(ranges)
     tensors: list[Tensor] = [Tensor("input", (1, *model.input_shape), "int8", (INPUT_SCALE,),
                                     (INPUT_ZERO_POINT,))]
     ops: list[Operator] = []
@@ -98,10 +124,10 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray, softmax: bool =
         if isinstance(layer, Conv2D):
             if layer.groups != 1:
                 raise ValueError("grouped convolutions are not exported")
-            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=0)
+            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=0, bits=bits)
             b_scales = np.array([_f32(scale * s) for s in w_s])
             b_q = _round(layer.params["bias"].astype(np.float64) / b_scales).astype(np.int32)
-            out_scale, out_zp = activation_params(*next(ranges))
+            out_scale, out_zp = activation_params(*next(ranges), bits)
             oh, ow, oc = layer.output_shape(tensors[current].shape[1:])
             tensors += [
                 Tensor(f"conv{i}/weights", w_q.shape, "int8", tuple(map(float, w_s)),
@@ -124,10 +150,10 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray, softmax: bool =
             ops.append(Operator("RESHAPE", (current, n - 2), (n - 1,), {"new_shape": None}))
             current = n - 1
         elif isinstance(layer, Dense):
-            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=None)
+            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=None, bits=bits)
             b_scale = _f32(scale * float(w_s[0]))
             b_q = _round(layer.params["bias"].astype(np.float64) / b_scale).astype(np.int32)
-            out_scale, out_zp = activation_params(*next(ranges))
+            out_scale, out_zp = activation_params(*next(ranges), bits)
             tensors += [
                 Tensor(f"dense{i}/weights", w_q.shape, "int8", (float(w_s[0]),), (0,), 0, w_q),
                 Tensor(f"dense{i}/bias", b_q.shape, "int32", (b_scale,), (0,), 0, b_q),

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from tinykws.atomic import write_bytes, write_json, write_text
 from tinykws.convert.c_array import c_header, c_source
 from tinykws.convert.ptq import float_to_int8_input, quantize_model
-from tinykws.errors import TinyKWSError
 
 MICRO_SPEECH_MODEL_BYTES = 18_712  # TensorFlow's micro_speech model, for comparison
 
@@ -17,29 +14,17 @@ MICRO_SPEECH_MODEL_BYTES = 18_712  # TensorFlow's micro_speech model, for compar
 def convert_run(run: str | Path, out: str | Path, data: str | None = None,
                 calibration: int = 200, resplit_salt: str | None = None) -> dict:
     """Quantize a run's best model, write model.tflite/.cc/.h and convert.json."""
-    from tinykws.data.pipeline import FeaturePipeline
-    from tinykws.data.speech_commands import index_speech_commands
     from tinykws.int8.runtime import Int8Runtime
     from tinykws.tflite.reader import parse_tflite
     from tinykws.tflite.writer import serialize_tflite
-    from tinykws.train.checkpoint import load_checkpoint
+    from tinykws.train.evaluate import calibration_set, open_run
     from tinykws.train.metrics import predict
 
-    if calibration < 100:
-        raise TinyKWSError("--calibration needs at least 100 clips")
     run = Path(run)
-    model, meta, _ = load_checkpoint(run / "model.npz" if run.is_dir() else run)
-    info = meta.get("data", {})
-    data = data or info.get("dir")
-    if not data:
-        raise TinyKWSError("the run does not record its data folder: pass --data DIR")
-    salt = resplit_salt if resplit_salt is not None else info.get("resplit_salt")
-    pipeline = FeaturePipeline(index_speech_commands(data, tuple(meta["labels"][2:]), resplit_salt=salt))
-    x_train, _ = pipeline.split_arrays("training")
-    if len(x_train) < calibration:
-        raise TinyKWSError(f"only {len(x_train)} training clips for calibration; need {calibration}")
-    pick = np.random.default_rng(0).choice(len(x_train), calibration, replace=False)
-    graph = quantize_model(model, x_train[np.sort(pick)])
+    model, meta, pipeline = open_run(run, data, resplit_salt)
+    data = meta["data_dir"]
+    calibration_x = calibration_set(pipeline, calibration)
+    graph = quantize_model(model, calibration_x)
     blob = serialize_tflite(graph)
     runtime = Int8Runtime(parse_tflite(blob, "model.tflite"))
     x, y = pipeline.split_arrays("testing")

@@ -30,7 +30,7 @@ up to 6-11 units of 1/256 on 1-3% of inputs (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -63,7 +63,15 @@ class PreparedOp:
 class Int8Runtime:
     """Runs an int8 :class:`~tinykws.tflite.model.Graph` with one input and outputs."""
 
-    def __init__(self, graph: Graph, backend: str = "numba", gemm: bool = True):
+    def __init__(self, graph: Graph, backend: str = "numba", gemm: bool = True,
+                 activation_bits: int = 8):
+        """``activation_bits < 8`` (the quantization study, not TFLite) clamps every
+        CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED output to int8's lowest
+        ``2^bits`` codes, ``-128 .. -129 + 2^bits``: the unsigned b-bit grid of
+        :func:`tinykws.convert.ptq.activation_params` held in int8.
+        """
+        if not 2 <= activation_bits <= 8:
+            raise ValueError(f"activation_bits must be between 2 and 8, not {activation_bits}")
         if backend not in ("numba", "numpy"):
             raise ValueError(f"backend must be 'numba' or 'numpy', not {backend!r}")
         if len(graph.inputs) != 1:
@@ -71,7 +79,8 @@ class Int8Runtime:
         self.graph = graph
         self.backend = backend
         self.gemm = gemm and backend == "numba"
-        self.ops = tuple(_prepare_checked(graph, op) for op in graph.operators)
+        self.ops = tuple(_narrow(_prepare_checked(graph, op), activation_bits)
+                         for op in graph.operators)
         _check_dataflow(graph, self.ops)
 
     def run(self, x: np.ndarray, keep_all: bool = False):
@@ -94,6 +103,14 @@ class Int8Runtime:
         if keep_all:
             return values
         return values[g.outputs[0]]
+
+
+def _narrow(op: PreparedOp, bits: int) -> PreparedOp:
+    """``op`` with its output clamp narrowed to ``2^bits`` codes (no change at 8 bits)."""
+    if bits == 8 or "output_activation_max" not in op.params:
+        return op
+    top = min(op.params["output_activation_max"], -129 + 2 ** bits)
+    return replace(op, params={**op.params, "output_activation_max": top})
 
 
 def _check_dataflow(graph: Graph, ops: tuple[PreparedOp, ...]) -> None:

@@ -60,6 +60,15 @@ class Conv2D:
                        "bias": np.zeros(out_channels, np.float32)}
         self.grads: dict[str, np.ndarray] = {}
         self._cache = None
+        # Quantization-aware training sets a FakeQuant here (tinykws.quant.qat):
+        # the forward pass then uses the quantized weights and the gradient
+        # reaches the float weights straight through it.
+        self.weight_quant = None
+
+    def effective_weight(self) -> np.ndarray:
+        """The weights the forward pass multiplies by: fake-quantized during QAT."""
+        w = self.params["weight"]
+        return w if self.weight_quant is None else self.weight_quant.forward(w)
 
     def spec(self) -> dict:
         return {"type": "conv2d", "in_channels": self.in_channels, "out_channels": self.out_channels,
@@ -91,29 +100,31 @@ class Conv2D:
         _, oh, ow, kh, kw, c = cols.shape
         g, cg, og = self.groups, c // self.groups, self.out_channels // self.groups
         cols = cols.reshape(n, oh, ow, kh, kw, g, cg)
-        w = self.params["weight"].reshape(g, og, kh * kw * cg)  # (G, Og, K)
+        w = self.effective_weight().reshape(g, og, kh * kw * cg)  # (G, Og, K)
         y = np.empty((n, oh, ow, g, og), x.dtype)
         group_cols = []
         for gi in range(g):
             cols_g = np.ascontiguousarray(cols[..., gi, :]).reshape(n * oh * ow, kh * kw * cg)  # (M, K)
             y[..., gi, :] = (cols_g @ w[gi].T).reshape(n, oh, ow, og)
             group_cols.append(cols_g)
-        self._cache = (group_cols, x.shape, padded_shape, offset, (oh, ow))
+        self._cache = (group_cols, x.shape, padded_shape, offset, (oh, ow), w)
         return y.reshape(n, oh, ow, self.out_channels) + self.params["bias"]
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grads``; return ``dx`` unless the caller (a first layer) needs none."""
-        group_cols, x_shape, padded_shape, (top, left), (oh, ow) = self._cache
+        group_cols, x_shape, padded_shape, (top, left), (oh, ow), weight = self._cache
         n, h, w_, c = x_shape
         kh, kw = self.kernel
         sh, sw = self.stride
         g, cg, og = self.groups, c // self.groups, self.out_channels // self.groups
-        weight = self.params["weight"].reshape(g, og, kh * kw * cg)
         dy_g = dy.reshape(n * oh * ow, g, og)  # (M, G, Og)
         dweight = np.empty_like(weight)
         for gi in range(g):
             dweight[gi] = dy_g[:, gi, :].T @ group_cols[gi]  # (Og, K)
-        self.grads = {"weight": dweight.reshape(self.params["weight"].shape),
+        dweight = dweight.reshape(self.params["weight"].shape)
+        if self.weight_quant is not None:
+            dweight = self.weight_quant.backward(dweight)
+        self.grads = {"weight": dweight,
                       "bias": dy.sum(axis=(0, 1, 2))}
         if not need_input_grad:
             return None

@@ -19,6 +19,13 @@ class Dense:
                        "bias": np.zeros(out_features, np.float32)}
         self.grads: dict[str, np.ndarray] = {}
         self._x = None
+        self.weight_quant = None  # a FakeQuant during quantization-aware training
+        self._w = None
+
+    def effective_weight(self) -> np.ndarray:
+        """The weights the forward pass multiplies by: fake-quantized during QAT."""
+        w = self.params["weight"]
+        return w if self.weight_quant is None else self.weight_quant.forward(w)
 
     def spec(self) -> dict:
         return {"type": "dense", "in_features": self.in_features, "out_features": self.out_features}
@@ -28,12 +35,16 @@ class Dense:
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x = x  # (N, in)
-        return x @ self.params["weight"].T + self.params["bias"]  # (N, out)
+        self._w = self.effective_weight()  # (out, in)
+        return x @ self._w.T + self.params["bias"]  # (N, out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         # dL/dW = dy^T x, dL/db = sum dy, dL/dx = dy W
-        self.grads = {"weight": dy.T @ self._x, "bias": dy.sum(axis=0)}
-        return dy @ self.params["weight"]
+        dw = dy.T @ self._x
+        if self.weight_quant is not None:
+            dw = self.weight_quant.backward(dw)
+        self.grads = {"weight": dw, "bias": dy.sum(axis=0)}
+        return dy @ self._w
 
 
 class ReLU:

@@ -30,17 +30,19 @@ class Sequential:
     def backward(self, dy: np.ndarray) -> None:
         """Backpropagate ``dL/dlogits``, filling every layer's ``grads``.
 
-        The first layer's input gradient (``dL/dx`` for the audio features)
-        is never needed, so a first convolution skips computing it: that is
-        its costliest step (col2im).
+        The gradient stops at the first layer that has parameters: nothing
+        before it learns (an input quantizer, say), and ``dL/dx`` for the
+        audio features is never needed — so a first convolution skips
+        computing it, its costliest step (col2im).
         """
-        for i in range(len(self.layers) - 1, 0, -1):
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
+        for i in range(len(self.layers) - 1, first, -1):
             dy = self.layers[i].backward(dy)
-        first = self.layers[0]
-        if isinstance(first, Conv2D):
-            first.backward(dy, need_input_grad=False)
+        layer = self.layers[first]
+        if isinstance(layer, Conv2D):
+            layer.backward(dy, need_input_grad=False)
         else:
-            first.backward(dy)
+            layer.backward(dy)
 
     def parameters(self) -> dict[str, np.ndarray]:
         """``"<layer index>.<name>" -> array``, the model's trainable state."""

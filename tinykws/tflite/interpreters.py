@@ -50,3 +50,23 @@ def litert_runner(model: bytes, reference: bool = True, batch: int = 1,
         return interpreter.get_tensor(out_index).copy()
 
     return run
+
+
+def check_against_tflm(model: bytes, x: np.ndarray) -> dict | None:
+    """Run ``model`` on every example of ``x`` (int8, batch first) in our runtime and in
+    tflite-micro; ``{"examples", "bit_exact", "mismatches"}``, or None without tflite-micro.
+
+    Every output byte is compared. Used by the quantization and pruning
+    studies to show each exported model runs the same on the device's
+    interpreter.
+    """
+    try:
+        tflm = tflm_runner(model)
+    except ImportError:
+        return None
+    from tinykws.int8.runtime import Int8Runtime
+    from tinykws.tflite.reader import parse_tflite
+
+    ours = Int8Runtime(parse_tflite(model, "model.tflite")).run(x)  # (N, K) int8
+    mismatches = sum(int(not np.array_equal(tflm(x[i:i + 1]), ours[i:i + 1])) for i in range(len(x)))
+    return {"examples": int(len(x)), "bit_exact": mismatches == 0, "mismatches": mismatches}

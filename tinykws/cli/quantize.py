@@ -1,0 +1,92 @@
+"""``tinykws quantize RUN --out DIR``: PTQ, QAT and minifloat accuracy from 2 to 8 bits."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _name_list(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "quantize", help="quantization study: PTQ, QAT and minifloat at 2-8 bits",
+        description="Quantize a trained run at each bit width after training (PTQ) and with "
+        "quantization-aware fine-tuning (QAT), score every integer model with integer arithmetic, "
+        "and score minifloat (ExMy) formats by fake quantization. Writes DIR/quant.json, "
+        "DIR/ptq.png, DIR/qat.png, DIR/ptq_vs_qat.png, DIR/minifloat.png and DIR/qat8.tflite "
+        "(checked against tflite-micro). Rerun with the same settings to resume.")
+    p.add_argument("run", metavar="RUN", help="training run folder (or model .npz)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--bits", type=_int_list, default=(2, 3, 4, 5, 6, 7, 8),
+                   help="bit widths, 2..8 (default 2,3,4,5,6,7,8)")
+    p.add_argument("--modes", type=_name_list, default=("ptq", "qat", "minifloat"),
+                   help="any of ptq,qat,minifloat (default all)")
+    p.add_argument("--formats", type=_name_list, default=None,
+                   help="minifloat formats, e.g. E2M1,E4M3 (default: 14 formats of 3 to 8 bits)")
+    p.add_argument("--data", metavar="DIR", help="data folder (default: the one the run used)")
+    p.add_argument("--resplit-salt", metavar="S", help="test-set layout: speaker re-split salt")
+    p.add_argument("--real", metavar="DIR", help="also score on this real-speech test-set folder")
+    p.add_argument("--finetune-steps", type=int, default=600, help="QAT fine-tuning steps (default 600)")
+    p.add_argument("--lr", type=float, default=3e-4, help="QAT learning rate, Adam (default 3e-4)")
+    p.add_argument("--ste", choices=("identity", "clipped"), default="identity",
+                   help="straight-through gradient (default identity)")
+    p.add_argument("--percentile", type=float, default=None,
+                   help="activation ranges from this batch percentile instead of min/max (e.g. 99.99)")
+    p.add_argument("--calibration", type=int, default=200, help="PTQ calibration clips (default 200)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tinykws.errors import TinyKWSError
+    from tinykws.plots.quant import save_quant_plots
+    from tinykws.quant.minifloat import STUDY_FORMATS
+    from tinykws.quant.study import QuantStudySettings, run_quant_study
+    from tinykws.train.finetune import FinetuneConfig
+
+    if args.finetune_steps < 1:
+        raise TinyKWSError(f"--finetune-steps must be at least 1, not {args.finetune_steps}")
+    if not args.lr > 0:
+        raise TinyKWSError(f"--lr must be positive, not {args.lr}")
+    if args.percentile is not None and not 50 < args.percentile <= 100:
+        raise TinyKWSError(f"--percentile must be in (50, 100], not {args.percentile}")
+    if not args.bits:
+        raise TinyKWSError("--bits is empty")
+    settings = QuantStudySettings(
+        bits=args.bits, modes=args.modes, formats=args.formats or STUDY_FORMATS,
+        finetune=FinetuneConfig(steps=args.finetune_steps, learning_rate=args.lr, seed=args.seed),
+        calibration=args.calibration, ste=args.ste, percentile=args.percentile)
+    result = run_quant_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
+                             progress=not args.no_progress)
+    save_quant_plots(result, args.out)
+    print(summary(result))
+    return 0
+
+
+def summary(result: dict) -> str:
+    """The study as a small text table: accuracy per mode and width."""
+    keys = [k for k in ("testing_accuracy", "real_accuracy") if k in result["float"]]
+    head = "  ".join(f"{k.split('_')[0]:>8}" for k in keys)
+    lines = [f"{'model':<16}{head}",
+             f"{'float':<16}" + "  ".join(f"{result['float'][k]:8.4f}" for k in keys)]
+    for mode in ("ptq", "qat"):
+        for b, entry in sorted((result.get(mode) or {}).items(), key=lambda kv: int(kv[0])):
+            lines.append(f"{mode.upper() + ' ' + b + '-bit':<16}" + "  ".join(f"{entry[k]:8.4f}" for k in keys))
+    for name, entry in (result.get("minifloat") or {}).items():
+        lines.append(f"{name + ' (' + str(entry['bits']) + ' bits)':<16}"
+                     + "  ".join(f"{entry[k]:8.4f}" for k in keys))
+    tflm = (result.get("qat") or {}).get("8", {}).get("tflm")
+    if tflm:
+        lines.append(f"QAT 8-bit in tflite-micro: {'bit-exact' if tflm['bit_exact'] else 'MISMATCH'} "
+                     f"on {tflm['examples']} test clips")
+    return "\n".join(lines)

@@ -1,0 +1,190 @@
+"""The quantization study: accuracy of TinyConv at 2 to 8 bits, after training and during it.
+
+For each bit width ``b`` (weights and activations on b-bit grids; the input
+keeps the device's 8-bit features):
+
+- **PTQ**: the trained float model, calibrated on training clips, quantized
+  by ``quantize_model(bits=b)``;
+- **QAT**: the same float model fine-tuned with fake quantizers at ``b``
+  bits (:mod:`tinykws.quant.qat`), then quantized with its learned ranges;
+
+and both are scored with **integer arithmetic**: ``Int8Runtime(graph,
+activation_bits=b)`` on the int8 features, argmax of the integer logits.
+The QAT model at 8 bits is exported through the flatbuffer writer and
+compared with tflite-micro output by output.
+
+**Minifloat** (ExMy) formats are scored by fake quantization in a float
+forward pass (there is no integer kernel for them): weights per channel /
+per tensor scaled onto the format, activations scaled by their calibrated
+range.
+
+Results go to ``OUT/quant.json`` after every entry (atomically), so a killed
+study resumes where it stopped when rerun with the same settings.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinykws.atomic import write_bytes, write_json
+from tinykws.convert.ptq import float_to_int8_input, quantize_model
+from tinykws.errors import TinyKWSError
+from tinykws.int8.runtime import Int8Runtime
+from tinykws.quant import qat
+from tinykws.quant.minifloat import STUDY_FORMATS, parse_format
+from tinykws.train.finetune import FinetuneConfig, finetune
+from tinykws.train.metrics import accuracy, predict
+
+MODES = ("ptq", "qat", "minifloat")
+
+
+@dataclass(frozen=True)
+class QuantStudySettings:
+    bits: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
+    modes: tuple[str, ...] = MODES
+    formats: tuple[str, ...] = STUDY_FORMATS
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    calibration: int = 200
+    ste: str = "identity"
+    percentile: float | None = None
+
+    def __post_init__(self):
+        bad = [b for b in self.bits if not 2 <= b <= 8]
+        if bad:
+            raise TinyKWSError(f"bits must be between 2 and 8 (integer models are held in int8), "
+                               f"not {', '.join(map(str, bad))}")
+        unknown = [m for m in self.modes if m not in MODES]
+        if unknown:
+            raise TinyKWSError(f"unknown quantization mode {', '.join(unknown)}; "
+                               f"choose from {', '.join(MODES)}")
+        for f in self.formats:
+            try:
+                parse_format(f)
+            except ValueError as exc:
+                raise TinyKWSError(str(exc)) from None
+
+
+def integer_accuracy(graph, bits: int, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of an integer graph (logits output) on float features ``x``."""
+    logits = Int8Runtime(graph, activation_bits=bits).run(float_to_int8_input(x))  # (N, K) int8
+    return accuracy(logits.astype(np.int32), y)
+
+
+def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettings = QuantStudySettings(),
+                    data: str | None = None, resplit_salt: str | None = None,
+                    real: str | None = None, progress: bool = True) -> dict:
+    """Run (or resume) the study for a training run; returns what ``quant.json`` holds.
+
+    ``real`` names a folder in the canonical test-set layout (real speech):
+    every model is also scored on its test clips.
+    """
+    from tinykws.train.evaluate import calibration_set, open_run
+
+    out = Path(out)
+    model, meta, pipeline = open_run(run, data, resplit_salt)
+    wanted = {"run": str(run), "data": meta["data_dir"], "resplit_salt": meta["resplit_salt"],
+              "real": real, **_jsonable(asdict(settings))}
+    result = _load_partial(out / "quant.json", wanted)
+    x_cal = calibration_set(pipeline, settings.calibration)
+    splits = {"validation": pipeline.split_arrays("validation"), "testing": pipeline.split_arrays("testing")}
+    if real is not None:
+        splits["real"] = _real_test_set(real, meta["labels"])
+
+    def save():
+        write_json(out / "quant.json", result)
+
+    def score(fn) -> dict:
+        return {f"{split}_accuracy": fn(x, y) for split, (x, y) in splits.items()}
+
+    if "float" not in result:
+        result["float"] = score(lambda x, y: accuracy(predict(model, x), y))
+        save()
+    if "ptq" in settings.modes:
+        for b in settings.bits:
+            if str(b) in result["ptq"]:
+                continue
+            graph = quantize_model(model, x_cal, softmax=False, bits=b)
+            result["ptq"][str(b)] = score(lambda x, y: integer_accuracy(graph, b, x, y))
+            save()
+    if "qat" in settings.modes:
+        for b in settings.bits:
+            if str(b) in result["qat"]:
+                continue
+            result["qat"][str(b)] = _qat_entry(model, pipeline, x_cal, b, settings, splits, out, progress)
+            save()
+    if "minifloat" in settings.modes:
+        for name in settings.formats:
+            if name in result["minifloat"]:
+                continue
+            fmt = parse_format(name)
+            fq = qat.fake_quant_model(model, fmt.bits, fmt=fmt)
+            qat.calibrate_ranges(fq, x_cal)
+            result["minifloat"][name] = {"bits": fmt.bits, "exponent_bits": fmt.exponent_bits,
+                                         "mantissa_bits": fmt.mantissa_bits,
+                                         **score(lambda x, y: accuracy(predict(fq, x), y))}
+            save()
+    result["complete"] = True
+    save()
+    return result
+
+
+def _qat_entry(model, pipeline, x_cal, bits, settings, splits, out: Path, progress) -> dict:
+    """Fine-tune with fake quantizers at ``bits``, quantize with the learned ranges, score."""
+    start = time.perf_counter()
+    fq = qat.fake_quant_model(model, bits, ste=settings.ste, percentile=settings.percentile)
+    qat.calibrate_ranges(fq, x_cal)  # start from the PTQ ranges, then track them
+    tuned = finetune(fq, pipeline, settings.finetune, snapshot=qat.snapshot, restore=qat.restore,
+                     progress=progress, desc=f"QAT {bits}-bit")
+    float_model, ranges = qat.strip(fq), qat.activation_ranges(fq)
+    graph = quantize_model(float_model, ranges=ranges, softmax=False, bits=bits)
+    entry = {f"{s}_accuracy": integer_accuracy(graph, bits, x, y) for s, (x, y) in splits.items()}
+    entry["fake_quant_testing_accuracy"] = accuracy(predict(fq, splits["testing"][0]), splits["testing"][1])
+    entry.update(best_step=tuned["best_step"], seconds=time.perf_counter() - start,
+                 history=tuned["history"])
+    if bits == 8:  # the deployable model: through the writer, checked in tflite-micro
+        from tinykws.tflite.interpreters import check_against_tflm
+        from tinykws.tflite.writer import serialize_tflite
+
+        blob = serialize_tflite(quantize_model(float_model, ranges=ranges))
+        write_bytes(out / "qat8.tflite", blob)
+        entry["tflite_bytes"] = len(blob)
+        entry["tflm"] = check_against_tflm(blob, float_to_int8_input(splits["testing"][0]))
+    return entry
+
+
+def _real_test_set(folder: str, labels: list[str]):
+    from tinykws.data.pipeline import FeaturePipeline
+    from tinykws.data.speech_commands import index_speech_commands
+
+    index = index_speech_commands(folder, tuple(labels[2:]))
+    if tuple(index.labels) != tuple(labels):
+        raise TinyKWSError(f"real-speech labels {index.labels} differ from the model's {labels}")
+    return FeaturePipeline(index).split_arrays("testing")
+
+
+def _jsonable(d: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(d))
+
+
+def _load_partial(path: Path, wanted: dict) -> dict:
+    """An unfinished study with the same settings, or a fresh one."""
+    import json
+
+    fresh = {"settings": wanted, "ptq": {}, "qat": {}, "minifloat": {}}
+    if not path.exists():
+        return fresh
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise TinyKWSError(f"{path} exists but is not a readable quant.json; remove it") from None
+    if old.get("settings") != wanted:
+        raise TinyKWSError(f"{path} holds a study with other settings; choose another --out "
+                           "or remove it")
+    old.pop("complete", None)
+    return old
