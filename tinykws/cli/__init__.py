@@ -32,6 +32,7 @@ COMMANDS = (
     "eval",
     "convert",
     "quantize",
+    "prune",
     "infer",
     "listen",
     "infield",
