@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from tinykws.atomic import write_json
 from tinykws.convert.ptq import float_to_int8_input, quantize_model
@@ -101,33 +103,38 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
     if "baseline" not in result:
         result["baseline"] = measure(model, ctx)
         save()
+    jobs = {}  # (method, key) -> a function making that entry; keys as in prune.json
     if "unstructured" in settings.methods:
         for amount in settings.unstructured_amounts:
             for tuned in (False, True):
-                key = f"{amount:g}/{'finetuned' if tuned else 'pruned'}"
-                if key in result["unstructured"]:
-                    continue
-                result["unstructured"][key] = _unstructured(model, pipeline, amount, tuned, settings,
-                                                            ctx, progress)
-                save()
+                jobs["unstructured", f"{amount:g}/{_kind(tuned)}"] = partial(
+                    _unstructured, model, pipeline, amount, tuned, settings, ctx, progress)
     if "structured" in settings.methods:
         conv = next(l for l in model.layers if isinstance(l, Conv2D))
         for amount in settings.structured_amounts:
             keep = channels_kept(conv.out_channels, amount)
             for tuned in (False, True):
-                key = f"{keep}/{'finetuned' if tuned else 'pruned'}"
-                if key in result["structured"]:
-                    continue
-                small = prune_channels(model, keep, settings.norm)
-                entry = {"channels": keep, "amount": amount, "finetuned": tuned}
-                if tuned:
-                    entry["finetune"] = _tune(small, pipeline, settings, None, progress,
-                                              f"structured {keep} ch")
-                result["structured"][key] = {**entry, **measure(small, ctx)}
-                save()
+                jobs["structured", f"{keep}/{_kind(tuned)}"] = partial(
+                    _structured, model, pipeline, keep, amount, tuned, settings, ctx, progress)
+    todo = [(method, key, make) for (method, key), make in jobs.items() if key not in result[method]]
+    for method, key, make in tqdm(todo, desc="pruned models", unit="model", disable=not progress):
+        result[method][key] = make()
+        save()
     result["complete"] = True
     save()
     return result
+
+
+def _kind(tuned: bool) -> str:
+    return "finetuned" if tuned else "pruned"
+
+
+def _structured(model, pipeline, keep, amount, tuned, settings, ctx, progress) -> dict:
+    small = prune_channels(model, keep, settings.norm)
+    entry = {"channels": keep, "amount": amount, "finetuned": tuned}
+    if tuned:
+        entry["finetune"] = _tune(small, pipeline, settings, None, progress, f"structured {keep} ch")
+    return {**entry, **measure(small, ctx)}
 
 
 def _unstructured(model, pipeline, amount, tuned, settings, ctx, progress) -> dict:
