@@ -1,15 +1,25 @@
 """The MCU cost model: what its estimates must do, and how close they are to measurements."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tinykws.convert.ptq import quantize_model
+from tinykws.errors import TinyKWSError
+from tinykws.mcu import estimate_model
 from tinykws.mcu.arena import Buffer, align, live_bytes_lower_bound, plan_greedy, tensor_buffers
+from tinykws.mcu.calibration import ERROR_BOUND_PERCENT, calibration_table, solve_reference_constants
+from tinykws.mcu.clip import clip_breakdown, frames_per_clip
+from tinykws.mcu.dscnn import ds_cnn_graph
+from tinykws.mcu.footprint import RUNTIME_RAM_BYTES
+from tinykws.mcu.kernels import REFERENCE_CYCLES_PER_MAC, REFERENCE_CYCLES_PER_TAP
 from tinykws.mcu.persistent import persistent_bytes
 from tinykws.nn.model import tiny_conv
 from tinykws.tflite.interpreters import tflm_arena_bytes
+from tinykws.tflite.model import Graph, Operator, Tensor
 from tinykws.tflite.reader import read_tflite
 from tinykws.tflite.writer import serialize_tflite
 
@@ -98,3 +108,137 @@ def test_arena_equals_tflite_micros_on_pruned_tinyconv(pruned, filters):
     if tflm is None:
         pytest.skip("tflite-micro is not installed")
     assert _arena(pruned[filters]) == (tflm["head"], tflm["total"])
+
+
+# --- latency ---------------------------------------------------------------------------------
+
+def test_tinyconv_work_follows_the_course_convention(pruned):
+    est = estimate_model(pruned[8])
+    assert [(r.op, r.macs) for r in est.ops] == [
+        ("DEPTHWISE_CONV_2D", 320_000), ("RESHAPE", 0), ("FULLY_CONNECTED", 16_000), ("SOFTMAX", 0)]
+
+
+def test_latency_grows_with_macs(pruned):
+    est = [estimate_model(pruned[k]) for k in (2, 4, 8)]
+    assert est[0].macs < est[1].macs < est[2].macs
+    assert est[0].network_ms < est[1].network_ms < est[2].network_ms
+
+
+@pytest.mark.parametrize("graph", ["tinyconv", "ds-cnn"])
+def test_cmsis_nn_is_faster_than_reference(pruned, graph):
+    g = pruned[8] if graph == "tinyconv" else ds_cnn_graph()
+    ref = estimate_model(g, "reference", model_bytes=1)
+    cmsis = estimate_model(g, "cmsis-nn", model_bytes=1)
+    assert cmsis.network_ms < ref.network_ms / 3
+
+
+def test_fewer_filters_take_fewer_cycles(pruned):
+    for kernels in ("reference", "cmsis-nn"):
+        cycles = [estimate_model(pruned[k], kernels).network_cycles for k in range(1, 9)]
+        assert all(a < b for a, b in zip(cycles, cycles[1:])), (kernels, cycles)
+
+
+def test_fewer_filters_need_a_smaller_arena(pruned):
+    arenas = [estimate_model(pruned[k]).arena_bytes for k in range(1, 9)]
+    assert all(a < b for a, b in zip(arenas, arenas[1:])), arenas
+
+
+def test_zeroed_weights_do_not_change_the_estimate(pruned):
+    graph = pruned[8]
+    rng = np.random.default_rng(0)
+    tensors = [dataclasses.replace(t, data=np.where(rng.random(t.data.shape) < 0.9, 0, t.data))
+               if t.is_constant and t.dtype == "int8" else t for t in graph.tensors]
+    sparse = dataclasses.replace(graph, tensors=tuple(tensors))
+    assert estimate_model(sparse) == estimate_model(graph)
+
+
+def test_doubling_the_clock_halves_the_time_not_the_cycles(pruned):
+    slow, fast = estimate_model(pruned[8], clock_hz=64e6), estimate_model(pruned[8], clock_hz=128e6)
+    assert fast.network_cycles == slow.network_cycles
+    assert fast.network_ms == pytest.approx(slow.network_ms / 2)
+
+
+def test_a_one_channel_conv_costs_as_much_as_its_depthwise_form(reference_models_dir, pruned):
+    # TensorFlow writes TinyConv's convolution as CONV_2D, micro_speech as DEPTHWISE_CONV_2D:
+    # with one input channel both reference kernels do the same loop per tap.
+    conv = estimate_model(read_tflite(reference_models_dir / "tiny_conv_int8.tflite"))
+    assert conv.ops[0].op == "CONV_2D"
+    assert conv.ops[0].cycles == estimate_model(pruned[8]).ops[0].cycles
+
+
+def test_cmsis_nn_conv_asks_for_an_im2col_scratch_buffer(reference_models_dir):
+    graph = read_tflite(reference_models_dir / "tiny_conv_int8.tflite")
+    assert estimate_model(graph, "cmsis-nn").ops[0].scratch_bytes == 2 * (1 * 10 * 8) * 2
+    assert estimate_model(graph, "reference").ops[0].scratch_bytes == 0
+
+
+# --- calibration against published measurements ----------------------------------------------
+
+@pytest.mark.parametrize("row", calibration_table(), ids=lambda r: r.point.name)
+def test_published_latencies_are_reproduced_within_the_stated_bound(row):
+    assert abs(row.error_percent) <= ERROR_BOUND_PERCENT, (row.estimated_ms, row.point.published_ms)
+
+
+def test_stored_reference_constants_are_the_solved_ones_rounded():
+    per_mac, per_tap = solve_reference_constants()
+    assert (round(per_mac), round(per_tap)) == (REFERENCE_CYCLES_PER_MAC, REFERENCE_CYCLES_PER_TAP)
+
+
+def test_ds_cnn_graph_has_the_mlperf_tiny_shapes():
+    est = estimate_model(ds_cnn_graph(), model_bytes=1)
+    assert [r.op for r in est.ops] == (["CONV_2D"] + ["DEPTHWISE_CONV_2D", "CONV_2D"] * 4
+                                      + ["AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"])
+    conv_macs = 25 * 5 * 64 * 10 * 4 + 4 * (25 * 5 * 64 * 9 + 25 * 5 * 64 * 64) + 64 * 12
+    assert sum(r.macs for r in est.ops if r.op != "AVERAGE_POOL_2D") == conv_macs
+
+
+# --- memory totals and the clip ---------------------------------------------------------------
+
+def test_flash_is_the_model_bytes_plus_the_runtime(reference_models_dir):
+    blob = (reference_models_dir / "tiny_conv_int8.tflite").read_bytes()
+    est = estimate_model(read_tflite(reference_models_dir / "tiny_conv_int8.tflite"),
+                         model_bytes=len(blob))
+    assert est.flash_bytes == 19_000 + est.runtime_flash_bytes
+    assert 16 * 1024 < est.runtime_flash_bytes < 64 * 1024
+
+
+def test_arena_is_the_plan_plus_the_persistent_bytes(pruned):
+    est = estimate_model(pruned[8])
+    assert (est.planned_bytes, est.arena_bytes) == _arena(pruned[8])
+
+
+def test_ram_is_the_arena_plus_the_runtime(pruned):
+    est = estimate_model(pruned[8])
+    assert est.ram_bytes == est.arena_bytes + RUNTIME_RAM_BYTES
+    assert est.ram_percent == pytest.approx(100 * est.ram_bytes / 262_144)
+
+
+def test_a_clip_is_49_frames_and_its_stages_add_up():
+    clip = clip_breakdown(88.0, 64e6, labels=4)
+    assert frames_per_clip() == clip.frames == 49
+    assert clip.total_ms == pytest.approx(clip.preprocess_ms + 88.0 + clip.postprocess_ms)
+
+
+def test_postprocessing_is_negligible_beside_the_network():
+    assert clip_breakdown(88.0, 64e6, labels=4).postprocess_ms < 0.1
+
+
+def test_an_unsupported_operator_is_a_user_error():
+    tensors = [Tensor("a", (1, 4), "int8"), Tensor("b", (1, 4), "int8")]
+    graph = Graph(tensors, [Operator("TANH", (0,), (1,))], (0,), (1,))
+    with pytest.raises(TinyKWSError, match="TANH"):
+        estimate_model(graph, model_bytes=1)
+
+
+def test_a_float_model_is_a_user_error():
+    tensors = [Tensor("x", (1, 4), "float32"),
+               Tensor("w", (2, 4), "float32", data=np.zeros((2, 4), np.float32)),
+               Tensor("y", (1, 2), "float32")]
+    graph = Graph(tensors, [Operator("FULLY_CONNECTED", (0, 1, -1), (2,))], (0,), (2,))
+    with pytest.raises(TinyKWSError, match="int8"):
+        estimate_model(graph, model_bytes=1)
+
+
+def test_an_unknown_kernel_library_is_a_user_error(pruned):
+    with pytest.raises(TinyKWSError, match="cmsis-nn"):
+        estimate_model(pruned[8], kernels="xnnpack")

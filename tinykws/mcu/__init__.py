@@ -1,5 +1,20 @@
 """An estimate of what an int8 model costs on the Arduino Nano 33 BLE Sense.
 
-- :mod:`tinykws.mcu.arena`: TFLM's greedy plan of the tensor arena;
-- :mod:`tinykws.mcu.persistent`: the arena's persistent bookkeeping.
+A cost model, not a simulator: latency from each operator's MACs and output
+elements with per-library cycle constants (TFLM reference or CMSIS-NN
+kernels on a Cortex-M4F), memory from TFLM's greedy arena plan, fitted to
+and checked against published measurements.
+
+- :mod:`tinykws.mcu.estimate`: ``estimate_model(graph, kernels, clock_hz)``;
+- :mod:`tinykws.mcu.work`, :mod:`tinykws.mcu.kernels`: MACs and cycles;
+- :mod:`tinykws.mcu.arena`, :mod:`tinykws.mcu.scratch`,
+  :mod:`tinykws.mcu.persistent`: the tensor arena;
+- :mod:`tinykws.mcu.footprint`: the runtime's own flash and RAM;
+- :mod:`tinykws.mcu.clip`: preprocessing, network and postprocessing of a clip;
+- :mod:`tinykws.mcu.dscnn`, :mod:`tinykws.mcu.calibration`: the published
+  points and the model's error on them.
 """
+
+from tinykws.mcu.estimate import McuEstimate, OpEstimate, estimate_model
+
+__all__ = ["McuEstimate", "OpEstimate", "estimate_model"]
