@@ -1,6 +1,9 @@
 """The MCU cost model: what its estimates must do, and how close they are to measurements."""
 
 import dataclasses
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -242,3 +245,48 @@ def test_a_float_model_is_a_user_error():
 def test_an_unknown_kernel_library_is_a_user_error(pruned):
     with pytest.raises(TinyKWSError, match="cmsis-nn"):
         estimate_model(pruned[8], kernels="xnnpack")
+
+
+# --- the command line --------------------------------------------------------------------------
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "tinykws", "mcu", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def test_cli_prints_a_per_op_table_for_both_libraries(reference_models_dir):
+    result = _run(reference_models_dir / "tiny_conv_int8.tflite")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "TFLM reference kernels" in out and "TFLM cmsis-nn kernels" in out
+    assert out.count("FULLY_CONNECTED") == 2 and "estimate" in out
+    assert "of the Nano's 1 MB" in out and "of the Nano's 256 KB" in out
+    assert "preprocessing 21.0 ms (49 frames)" in out
+
+
+def test_cli_json_reports_the_chosen_library_and_clock(reference_models_dir):
+    result = _run(reference_models_dir / "tiny_conv_int8.tflite", "--kernels", "cmsis-nn",
+                  "--clock-mhz", "128", "--json")
+    report = json.loads(result.stdout)
+    [est] = report["estimates"]
+    assert est["kernels"] == "cmsis-nn" and est["clock_hz"] == 128e6
+    assert est["model_bytes"] == 19_000 and len(est["ops"]) == 4
+    assert est["clip"]["network_ms"] == est["network_ms"]
+
+
+def test_cli_help_says_it_is_an_estimate():
+    result = _run("--help")
+    assert result.returncode == 0 and "ESTIMATE" in result.stdout
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not a flatbuffer at all", "truncated"])
+def test_cli_bad_model_file_is_a_one_line_error_with_exit_2(tmp_path, reference_models_dir,
+                                                            content):
+    path = tmp_path / "model.tflite"
+    if content == "truncated":
+        path.write_bytes((reference_models_dir / "tiny_conv_int8.tflite").read_bytes()[:300])
+    elif content is not None:
+        path.write_bytes(content)
+    result = _run(path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "error:" in result.stderr

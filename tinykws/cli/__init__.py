@@ -33,6 +33,7 @@ COMMANDS = (
     "convert",
     "quantize",
     "infer",
+    "mcu",
     "listen",
     "infield",
     "report",
