@@ -14,11 +14,11 @@ from tinykws.convert.ptq import quantize_model
 from tinykws.errors import TinyKWSError
 from tinykws.mcu import estimate_model
 from tinykws.mcu.arena import Buffer, align, live_bytes_lower_bound, plan_greedy, tensor_buffers
-from tinykws.mcu.calibration import ERROR_BOUND_PERCENT, calibration_table, solve_reference_constants
+from tinykws.mcu.calibration import ERROR_BOUND_PERCENT, calibration_table, solve_plain_c_constants
 from tinykws.mcu.clip import clip_breakdown, frames_per_clip
 from tinykws.mcu.dscnn import ds_cnn_graph
-from tinykws.mcu.footprint import RUNTIME_RAM_BYTES
-from tinykws.mcu.kernels import REFERENCE_CYCLES_PER_MAC, REFERENCE_CYCLES_PER_TAP
+from tinykws.mcu.footprint import RUNTIME_RAM_BYTES, runtime_flash_bytes
+from tinykws.mcu.kernels import PLAIN_C_CYCLES_PER_MAC, PLAIN_C_CYCLES_PER_TAP
 from tinykws.mcu.persistent import persistent_bytes
 from tinykws.nn.model import tiny_conv
 from tinykws.tflite.interpreters import tflm_arena_bytes
@@ -127,12 +127,20 @@ def test_latency_grows_with_macs(pruned):
     assert est[0].network_ms < est[1].network_ms < est[2].network_ms
 
 
-@pytest.mark.parametrize("graph", ["tinyconv", "ds-cnn"])
-def test_cmsis_nn_is_faster_than_reference(pruned, graph):
-    g = pruned[8] if graph == "tinyconv" else ds_cnn_graph()
+@pytest.mark.parametrize("graph", ["tinyconv as CONV_2D", "ds-cnn"])
+def test_cmsis_nn_is_several_times_faster_than_reference(reference_models_dir, graph):
+    g = (read_tflite(reference_models_dir / "tiny_conv_int8.tflite") if graph != "ds-cnn"
+         else ds_cnn_graph())
     ref = estimate_model(g, "reference", model_bytes=1)
     cmsis = estimate_model(g, "cmsis-nn", model_bytes=1)
     assert cmsis.network_ms < ref.network_ms / 3
+
+
+def test_cmsis_nn_gains_little_on_a_depthwise_conv_with_depth_multiplier_8(pruned):
+    # arm_depthwise_conv_s8 has no DSP path for a multiplier > 1: plain C, like reference.
+    ref, cmsis = (estimate_model(pruned[8], k).ops[0] for k in ("reference", "cmsis-nn"))
+    assert cmsis.kernel == "DEPTHWISE_CONV_2D*"
+    assert 0.95 * ref.cycles < cmsis.cycles < ref.cycles
 
 
 def test_fewer_filters_take_fewer_cycles(pruned):
@@ -182,9 +190,9 @@ def test_published_latencies_are_reproduced_within_the_stated_bound(row):
     assert abs(row.error_percent) <= ERROR_BOUND_PERCENT, (row.estimated_ms, row.point.published_ms)
 
 
-def test_stored_reference_constants_are_the_solved_ones_rounded():
-    per_mac, per_tap = solve_reference_constants()
-    assert (round(per_mac), round(per_tap)) == (REFERENCE_CYCLES_PER_MAC, REFERENCE_CYCLES_PER_TAP)
+def test_stored_plain_c_constants_are_the_solved_ones_rounded():
+    per_mac, per_tap = solve_plain_c_constants()
+    assert (round(per_mac), round(per_tap)) == (PLAIN_C_CYCLES_PER_MAC, PLAIN_C_CYCLES_PER_TAP)
 
 
 def test_ds_cnn_graph_has_the_mlperf_tiny_shapes():
@@ -208,6 +216,12 @@ def test_flash_is_the_model_bytes_plus_the_runtime(reference_models_dir):
 def test_arena_is_the_plan_plus_the_persistent_bytes(pruned):
     est = estimate_model(pruned[8])
     assert (est.planned_bytes, est.arena_bytes) == _arena(pruned[8])
+
+
+def test_runtime_flash_for_micro_speech_ops_is_tflms_published_22_kb():
+    micro_speech = runtime_flash_bytes("reference", {"DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+                                                     "SOFTMAX"})
+    assert micro_speech == pytest.approx(22 * 1024, rel=0.05)
 
 
 def test_ram_is_the_arena_plus_the_runtime(pruned):
@@ -262,6 +276,13 @@ def test_cli_prints_a_per_op_table_for_both_libraries(reference_models_dir):
     assert out.count("FULLY_CONNECTED") == 2 and "estimate" in out
     assert "of the Nano's 1 MB" in out and "of the Nano's 256 KB" in out
     assert "preprocessing 21.0 ms (49 frames)" in out
+
+
+def test_cli_flags_a_depthwise_conv_that_cmsis_nn_runs_in_plain_c(tmp_path, pruned):
+    path = tmp_path / "dw.tflite"
+    path.write_bytes(serialize_tflite(pruned[8]))
+    out = _run(path, "--kernels", "cmsis-nn").stdout
+    assert "DEPTHWISE_CONV_2D*" in out and "no SIMD path" in out
 
 
 def test_cli_json_reports_the_chosen_library_and_clock(reference_models_dir):

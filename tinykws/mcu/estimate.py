@@ -48,6 +48,7 @@ class OpEstimate:
 
     index: int
     op: str
+    kernel: str             # key of the constants used (tinykws.mcu.kernels)
     macs: int
     taps: int
     outputs: int
@@ -115,12 +116,12 @@ def estimate_model(graph: Graph, kernels: str = "reference", clock_hz: float = N
         if op.op in INT8_KERNEL_OPS and graph.tensors[op.inputs[0]].dtype != "int8":
             raise TinyKWSError(f"operator {k} ({op.op}) has a {graph.tensors[op.inputs[0]].dtype} "
                                "input; the MCU cost model covers int8 kernels only")
-        cycles = library.cycles(op.op, work.macs, work.taps, work.outputs,
-                                op.options.get("depth_multiplier", 1))
+        kernel = library.kernel(op.op, op.options.get("depth_multiplier", 1))
+        cycles = library.cycles(kernel, work.macs, work.taps, work.outputs)
         extra = scratch_bytes(kernels, graph, op)
         if extra:
             scratch.append(Buffer(f"scratch{k}", extra, k, k))
-        rows.append(OpEstimate(k, op.op, work.macs, work.taps, work.outputs, cycles,
+        rows.append(OpEstimate(k, op.op, kernel, work.macs, work.taps, work.outputs, cycles,
                                1e3 * cycles / clock_hz, extra))
     planned = plan_greedy(tensor_buffers(graph) + scratch).head_bytes
     tail = persistent_bytes(graph)
@@ -146,8 +147,10 @@ def _assumptions(kernels: str, clock_hz: float) -> tuple[str, ...]:
         f"Cortex-M4F at {clock_hz / 1e6:g} MHz (Nano 33 BLE Sense: nRF52840, 1 MB flash, 256 KB RAM)",
         f"TFLM {kernels} kernels; cycles = {lib.invoke_cycles:g} per op + per-MAC, per-tap and "
         "per-output constants (tinykws.mcu.kernels)",
-        "reference: cycles per MAC and per tap solved from TinyConv 88 ms on the Nano and MLPerf "
-        "Tiny DS-CNN 181.9 ms at 120 MHz; cmsis-nn: instruction counts, not fitted",
+        "plain-C convolution loops (reference conv and depthwise, cmsis-nn depthwise with "
+        "multiplier > 1): cycles per MAC and per tap solved from TinyConv 88 ms on the Nano "
+        "(cmsis-nn build) and MLPerf Tiny DS-CNN 181.9 ms at 120 MHz (reference); all other "
+        "constants are instruction counts, and cmsis-nn's SIMD paths are not backed by a measurement",
         "arena = TFLM greedy plan of activations + scratch (16-byte aligned) + persistent "
         "bookkeeping sized as tflite-micro's 64-bit host reports it",
         "flash = model bytes + 16 KB TFLM core + per-kernel code (assumed); "

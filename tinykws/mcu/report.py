@@ -12,10 +12,13 @@ def format_estimate(est: McuEstimate, clip: ClipBreakdown) -> str:
              "(estimate, not a measurement)",
              f"{'#':>3}  {'op':<20}{'MACs':>12}{'outputs':>10}{'cycles':>13}{'ms':>10}"]
     for r in est.ops:
-        lines.append(f"{r.index:>3}  {r.op:<20}{r.macs:>12,}{r.outputs:>10,}{r.cycles:>13,.0f}"
+        lines.append(f"{r.index:>3}  {r.kernel:<20}{r.macs:>12,}{r.outputs:>10,}{r.cycles:>13,.0f}"
                      f"{r.ms:>10.2f}")
     lines.append(f"{'':>3}  {'network':<20}{est.macs:>12,}{'':>10}{est.network_cycles:>13,.0f}"
                  f"{est.network_ms:>10.2f}")
+    if any(r.kernel == "DEPTHWISE_CONV_2D*" for r in est.ops):
+        lines += ["  * depth multiplier > 1: CMSIS-NN has no SIMD path for it (plain C, as slow as",
+                  "    reference); written as CONV_2D the layer would take the SIMD im2col path"]
     lines += [
         "",
         f"arena  {est.arena_bytes:>9,} B  (planned activations and scratch {est.planned_bytes:,}"
