@@ -4,7 +4,8 @@ Besides the planned activations (:mod:`tinykws.mcu.arena`), the arena holds
 what the interpreter keeps for as long as it lives. tflite-micro's
 ``RecordingMicroAllocator`` itemises it; these sizes are what it reports on
 the tinykws and TensorFlow TinyConv models (tflite-micro's Python
-interpreter, a 64-bit host):
+interpreter, a 64-bit host, reference kernels; CMSIS-NN's op data differ
+by a few bytes):
 
 =================================  ==========================================
 item                               bytes
