@@ -131,9 +131,7 @@ def solve_plain_c_constants() -> tuple[float, float]:
     """
     lhs, rhs = [], []
     for point, est in _network_points():
-        constants = LIBRARIES[point.kernels].ops
-        plain = [r for r in est.ops if (constants[r.kernel].per_mac, constants[r.kernel].per_tap)
-                 == (PLAIN_C_CYCLES_PER_MAC, PLAIN_C_CYCLES_PER_TAP)]
+        plain = [r for r in est.ops if LIBRARIES[point.kernels].ops[r.kernel].plain_c]
         macs, taps = sum(r.macs for r in plain), sum(r.taps for r in plain)
         other = est.network_cycles - PLAIN_C_CYCLES_PER_MAC * macs - PLAIN_C_CYCLES_PER_TAP * taps
         lhs.append([macs, taps])
