@@ -247,6 +247,28 @@ def test_postprocessing_is_negligible_beside_the_network():
     assert clip_breakdown(88.0, 64e6, labels=4).postprocess_ms < 0.1
 
 
+def _pooled_graph() -> Graph:
+    """float (1, 8, 8, 4) -> QUANTIZE -> MAX_POOL_2D 2x2 stride 2 -> DEQUANTIZE -> float."""
+    tensors = [Tensor("x", (1, 8, 8, 4), "float32"), Tensor("q", (1, 8, 8, 4), "int8"),
+               Tensor("p", (1, 4, 4, 4), "int8"), Tensor("y", (1, 4, 4, 4), "float32")]
+    ops = [Operator("QUANTIZE", (0,), (1,)),
+           Operator("MAX_POOL_2D", (1,), (2,), {"padding": "VALID", "stride_h": 2, "stride_w": 2,
+                                                "filter_height": 2, "filter_width": 2}),
+           Operator("DEQUANTIZE", (2,), (3,))]
+    return Graph(tensors, ops, (0,), (3,))
+
+
+def test_max_pool_macs_are_its_window_elements():
+    est = estimate_model(_pooled_graph(), model_bytes=1)
+    assert [r.macs for r in est.ops] == [0, 4 * 4 * 4 * (2 * 2), 0]
+
+
+def test_a_float_model_input_may_enter_through_quantize():
+    est = estimate_model(_pooled_graph(), model_bytes=1)
+    assert [r.outputs for r in est.ops] == [256, 64, 64]
+    assert est.planned_bytes == align(256 * 4) + align(256)  # float input beside its int8 copy
+
+
 def test_an_unsupported_operator_is_a_user_error():
     tensors = [Tensor("a", (1, 4), "int8"), Tensor("b", (1, 4), "int8")]
     graph = Graph(tensors, [Operator("TANH", (0,), (1,))], (0,), (1,))
