@@ -34,6 +34,7 @@ COMMANDS = (
     "quantize",
     "prune",
     "infer",
+    "mcu",
     "listen",
     "infield",
     "report",

@@ -70,3 +70,37 @@ def check_against_tflm(model: bytes, x: np.ndarray) -> dict | None:
     ours = Int8Runtime(parse_tflite(model, "model.tflite")).run(x)  # (N, K) int8
     mismatches = sum(int(not np.array_equal(tflm(x[i:i + 1]), ours[i:i + 1])) for i in range(len(x)))
     return {"examples": int(len(x)), "bit_exact": mismatches == 0, "mismatches": mismatches}
+
+
+def tflm_arena_bytes(model: bytes) -> dict[str, int] | None:
+    """The tensor arena tflite-micro allocates for ``model``: ``{"total", "head", "tail"}``.
+
+    ``head`` is the planned activations and scratch, ``tail`` the persistent
+    bookkeeping. The Python interpreter has no getter for them: its
+    ``RecordingMicroAllocator`` prints them (from C++, to file descriptor 2),
+    so the report is caught by pointing that descriptor at a temporary file.
+    None without tflite-micro.
+    """
+    import os
+    import re
+    import sys
+    import tempfile
+
+    try:
+        from tflite_micro import runtime
+    except ImportError:
+        return None
+    interpreter = runtime.Interpreter.from_bytes(model)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as report:
+        os.dup2(report.fileno(), 2)
+        try:
+            interpreter.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        report.seek(0)
+        text = report.read().decode(errors="replace")
+    found = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text))
+    return {key: int(found[key]) for key in ("total", "head", "tail")}
