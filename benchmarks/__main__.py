@@ -16,7 +16,7 @@ import platform
 import sys
 
 # Modules in the order of the assignment; each has run(quick) -> list[dict].
-SUITES = ("frontend", "train_step", "int8_inference", "breakdown", "sparse")
+SUITES = ("frontend", "mfcc", "train_step", "int8_inference", "breakdown", "sparse")
 
 
 def _pin_threads(n: int) -> None:
@@ -99,7 +99,7 @@ def markdown_table(rows: list[dict]) -> str:
              "|---|---|---|---:|---:|---|---:|---|"]
     for r in rows:
         lines.append(f"| {r['benchmark']} | {r['ours']} | {r['peer']} | {r['ours_value']:.4g} | "
-                     f"{r['peer_value']:.4g} | {r['unit']} | {r['ratio']:.2f} | {_bit_exact(r)} |")
+                     f"{r['peer_value']:.4g} | {r['unit']} | {r['ratio']:.3g} | {_bit_exact(r)} |")
     return "\n".join(lines)
 
 
