@@ -13,10 +13,11 @@ Loop orders, chosen for speed:
 
 - FULLY_CONNECTED: as ``reference_integer_ops::FullyConnected`` (batch row,
   out_c, then the nonzeros of that row: a gather from the input row);
-- CONV_2D: filter, then its nonzero taps, then every output position. One
-  tap's weight is multiplied into a whole strided slice of the padded input,
-  so the innermost loop has no tap bookkeeping and no bounds tests (the
-  zero border stands for TFLM's skipped taps, as in the GEMM path).
+- CONV_2D: filter, then its nonzero taps, then every output position. The
+  input is split by stride phase (:mod:`kernels.stride_phases`), so one
+  tap's weight multiplies one contiguous run of input values into the
+  accumulators of all outputs: the innermost loop has no tap bookkeeping and
+  no bounds tests, and vectorises.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from kernels.int8_conv_gemm import output_stage
+from kernels.stride_phases import fill_phases, phase_shape
 
 
 @njit(cache=True)
@@ -71,32 +73,19 @@ def conv_per_channel_csr(input_data, values, indices, segments, filter_height, f
     """
     batches, input_height, input_width, input_depth = input_data.shape
     output_depth = segments.size - 1
-    padded_h = max((output_height - 1) * stride_height
-                   + (filter_height - 1) * dilation_height_factor + 1, pad_height + input_height)
-    padded_w = max((output_width - 1) * stride_width
-                   + (filter_width - 1) * dilation_width_factor + 1, pad_width + input_width)
-    # phases[py, px, c, i, j] = padded[i * stride_h + py, j * stride_w + px, c], int32, where
-    # padded is input + input_offset with a zero border (TFLM's skipped taps). One spare row
-    # at the bottom lets every tap read its whole flattened window (see below).
-    phase_w = (padded_w + stride_width - 1) // stride_width
-    phases = np.zeros((stride_height, stride_width, input_depth,
-                       (padded_h + stride_height - 1) // stride_height + 1, phase_w), np.int32)
+    # phases: input + input_offset split by stride phase (kernels.stride_phases), int32,
+    # zero in the padding (TFLM's skipped taps).
+    phases = np.zeros(phase_shape(input_height, input_width, input_depth, filter_height,
+                                  filter_width, stride_height, stride_width, pad_height,
+                                  pad_width, output_height, output_width,
+                                  dilation_height_factor, dilation_width_factor), np.int32)
+    phase_w = phases.shape[4]
     # acc[c, oy * phase_w + ox]: int32 as in TFLM; columns ox >= output_width are spare.
     acc = np.empty((output_depth, output_height * phase_w), np.int32)
     rows = np.empty((output_height * output_width, output_depth), np.int32)
     out = np.empty((batches, output_height, output_width, output_depth), np.int8)
     for batch in range(batches):
-        for y in range(input_height):
-            py, i = (pad_height + y) % stride_height, (pad_height + y) // stride_height
-            for px in range(stride_width):
-                # Input columns x with (pad_width + x) % stride_width == px fill phase row px
-                # at k = (pad_width + x) // stride_width, one after another.
-                first_x = (px - pad_width) % stride_width
-                first_k = (pad_width + first_x) // stride_width
-                for c in range(input_depth):
-                    line = phases[py, px, c, i]
-                    for k, x in enumerate(range(first_x, input_width, stride_width)):
-                        line[first_k + k] = np.int32(input_data[batch, y, x, c]) + input_offset
+        fill_phases(input_data[batch], phases, input_offset, pad_height, pad_width)
         acc[:] = 0
         for out_channel in range(output_depth):
             for j in range(segments[out_channel], segments[out_channel + 1]):
@@ -105,10 +94,7 @@ def conv_per_channel_csr(input_data, values, indices, segments, filter_height, f
                 filter_x = (tap // input_depth) % filter_width
                 filter_y = tap // (input_depth * filter_width)
                 weight = np.int32(values[j])
-                # The tap's input pixel for output (oy, ox) is padded[oy * sh + dy, ox * sw + dx]
-                # = phases[dy % sh, dx % sw, c, oy + dy // sh, ox + dx // sw]: with rows of
-                # phase_w values, acc[c, m] reads plane[start + m] for every m, one long
-                # unit-stride multiply-add (the spare columns get sums nobody reads).
+                # All outputs' inputs of this tap: one run of its flattened phase.
                 dy = filter_y * dilation_height_factor
                 dx = filter_x * dilation_width_factor
                 plane = phases[dy % stride_height, dx % stride_width, in_channel].reshape(-1)
