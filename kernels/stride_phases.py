@@ -23,7 +23,6 @@ is added inside the image only.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 

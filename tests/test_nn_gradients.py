@@ -81,7 +81,8 @@ def test_conv2d_numba_kernels_equal_the_im2col_reference(data):
     x = rng.normal(0, 1, (data.draw(st.integers(1, 3)), h, w, cin)).astype(np.float32)
     weight = rng.normal(0, 1, (cout, kh, kw, cin)).astype(np.float32)
     bias = rng.normal(0, 1, cout).astype(np.float32)
-    layers = [Conv2D(cin, cout, (kh, kw), (sh, sw), padding, numba=numba) for numba in (True, False)]
+    layers = [Conv2D(cin, cout, (kh, kw), (sh, sw), padding, numba=numba)
+              for numba in (True, False)]
     dy = rng.normal(0, 1, (x.shape[0], *layers[0].output_shape(x.shape[1:]))).astype(np.float32)
     fast, reference = (_conv_pass(layer, x, weight, bias, dy) for layer in layers)
     for got, expected in zip(fast, reference):

@@ -50,7 +50,8 @@ class CsrWeights:
     def to_dense(self) -> np.ndarray:
         """The (rows, columns) int8 matrix back, zeros filled in."""
         dense = np.zeros(self.shape, np.int8)
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.segments))  # (nnz,) row of each value
+        # rows: (nnz,) the row of each stored value
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.segments))
         dense[rows, self.indices] = self.values
         return dense
 
@@ -81,7 +82,8 @@ def _output_stage(acc, bias, output_multiplier, output_shift, output_offset,
         acc = acc + bias.astype(np.int64)
     acc = multiply_by_quantized_multiplier(acc, np.asarray(output_multiplier, np.int64),
                                            np.asarray(output_shift, np.int64))
-    return np.clip(acc + output_offset, output_activation_min, output_activation_max).astype(np.int8)
+    acc += output_offset
+    return np.clip(acc, output_activation_min, output_activation_max).astype(np.int8)
 
 
 def fully_connected_csr(x: np.ndarray, weights: CsrWeights, bias: np.ndarray | None,

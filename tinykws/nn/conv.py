@@ -131,7 +131,8 @@ class Conv2D:
         y, phases = conv2d_forward(np.ascontiguousarray(x), np.ascontiguousarray(weight),
                                    self.params["bias"].astype(x.dtype), self.stride[0],
                                    self.stride[1], top, left, oh, ow)  # y: (N, OH, OW, O)
-        padded_shape = (x.shape[0], x.shape[1] + top + bottom, x.shape[2] + left + right, x.shape[3])
+        n, h, w, c = x.shape
+        padded_shape = (n, h + top + bottom, w + left + right, c)
         # The cache backward reads: the input's stride phases stand in for the im2col matrix.
         self._cache = (phases, x.shape, padded_shape, (top, left), (oh, ow),
                        weight.reshape(1, self.out_channels, -1))
