@@ -106,7 +106,9 @@ def test_sparse_conv_equals_the_dense_kernel(seed, batch, c_in, kernel_size, str
     m, s = multipliers(rng, c_out)
     ph = compute_padding(stride, dilation, h, kh, oh) if padding == "SAME" else 0
     pw = compute_padding(stride, dilation, w, kw, ow) if padding == "SAME" else 0
-    args = (int(rng.integers(-127, 129)), int(rng.integers(-128, 128)), m, s, -128, 127,
+    act_min = int(rng.integers(-128, 0))
+    act_max = int(rng.integers(act_min, 128))
+    args = (int(rng.integers(-127, 129)), int(rng.integers(-128, 128)), m, s, act_min, act_max,
             stride, stride, ph, pw, oh, ow, dilation, dilation)
     dense = conv_per_channel(x, f, bias, *args)
     csr = to_csr(f)
