@@ -3,7 +3,9 @@
 - tflite-micro's Python interpreter: the ground truth for bit-exactness;
 - ai-edge-litert (TFLite) with ``reference=True``: its reference kernels
   (``BUILTIN_REF``), bit-exact with tflite-micro; with ``reference=False``
-  the default XNNPACK path, which is faster and not bit-exact.
+  the default XNNPACK path, which is faster and not bit-exact; with
+  ``reference=False, delegates=False`` TFLite's own optimised kernels
+  without XNNPACK (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``).
 
 Both are optional (the ``test`` extra); importing them happens on first use.
 """
@@ -30,11 +32,17 @@ def tflm_runner(model: bytes) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def litert_runner(model: bytes, reference: bool = True, batch: int = 1,
-                  threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
-    """ai-edge-litert with the reference kernels or XNNPACK, input resized to ``batch``."""
+                  threads: int = 1, delegates: bool = True) -> Callable[[np.ndarray], np.ndarray]:
+    """ai-edge-litert with the reference kernels, XNNPACK, or (``delegates=False``)
+    the optimised builtin kernels alone; input resized to ``batch``."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    if reference:
+        kind = OpResolverType.BUILTIN_REF
+    elif delegates:
+        kind = OpResolverType.AUTO
+    else:
+        kind = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     interpreter = Interpreter(model_content=model, num_threads=threads,
                               experimental_op_resolver_type=kind)
     in_index = interpreter.get_input_details()[0]["index"]
