@@ -184,6 +184,17 @@ def test_every_pruned_model_is_bit_exact_in_tflite_micro(study):
                 assert e["tflm"]["bit_exact"] and e["tflm"]["examples"] > 0, (method, key)
 
 
+def test_study_records_the_most_common_label_floor(study):
+    from tinykws.train.evaluate import open_run
+    from tinykws.train.metrics import majority_accuracy
+
+    root, outs = study
+    result, _ = outs["structured"]
+    assert majority_accuracy(np.array([0, 2, 2, 1, 2])) == 0.6
+    _, y = open_run(root / "run", None, None)[2].split_arrays("testing")
+    assert result["majority"]["testing_accuracy"] == np.bincount(y).max() / len(y)
+
+
 def test_study_writes_the_four_plots(study):
     root, _ = study
     for method in ("unstructured", "structured"):

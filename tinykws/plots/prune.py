@@ -38,6 +38,9 @@ def save_prune_plot(result: dict, unstructured_key: str, structured_key: str, la
         if xs:
             ax.plot(xs, ys, style, color=color, marker=marker, ms=4,
                     label=f"{method}, {'fine-tuned' if tuned else 'no fine-tuning'}")
+    floor = (result.get("majority") or {}).get("testing_accuracy")
+    if floor is not None:
+        ax.axhline(floor, color="tab:red", ls="--", lw=0.8, label="most common label, test split")
     base = result.get("baseline") or {}
     if unstructured_key in base:
         ax.plot([base[unstructured_key]], [base[acc_key]], "k*", ms=10, label="unpruned")

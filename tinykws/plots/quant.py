@@ -15,6 +15,9 @@ def _float_lines(ax, result: dict) -> None:
     for key, name, style in _SPLITS:
         if key in result["float"]:
             ax.axhline(result["float"][key], color="gray", ls=style, lw=1, label=f"float, {name}")
+    floor = (result.get("majority") or {}).get("testing_accuracy")
+    if floor is not None:
+        ax.axhline(floor, color="tab:red", ls="--", lw=0.8, label="most common label, test split")
 
 
 def _curves(ax, result: dict, mode: str, color: str) -> None:

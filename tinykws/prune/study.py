@@ -42,7 +42,7 @@ from tinykws.prune.magnitude import apply_masks, l1_unstructured_masks, sparsity
 from tinykws.prune.structured import prune_channels
 from tinykws.resume import load_partial
 from tinykws.train.finetune import FinetuneConfig, finetune
-from tinykws.train.metrics import accuracy, predict
+from tinykws.train.metrics import accuracy, majority_accuracy, predict
 
 METHODS = ("unstructured", "structured")
 UNSTRUCTURED_AMOUNTS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
@@ -100,6 +100,7 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
     def save():
         write_json(out / "prune.json", result)
 
+    result["majority"] = {f"{split}_accuracy": majority_accuracy(y) for split, (_, y) in splits.items()}
     if "baseline" not in result:
         result["baseline"] = measure(model, ctx)
         save()

@@ -38,7 +38,7 @@ from tinykws.quant import qat
 from tinykws.quant.minifloat import STUDY_FORMATS, parse_format
 from tinykws.resume import load_partial
 from tinykws.train.finetune import FinetuneConfig, finetune
-from tinykws.train.metrics import accuracy, predict
+from tinykws.train.metrics import accuracy, majority_accuracy, predict
 
 MODES = ("ptq", "qat", "minifloat")
 
@@ -101,6 +101,7 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
     def score(fn) -> dict:
         return {f"{split}_accuracy": fn(x, y) for split, (x, y) in splits.items()}
 
+    result["majority"] = {f"{split}_accuracy": majority_accuracy(y) for split, (_, y) in splits.items()}
     if "float" not in result:
         result["float"] = score(lambda x, y: accuracy(predict(model, x), y))
         save()

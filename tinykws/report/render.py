@@ -149,6 +149,7 @@ def _quant(quant, rel) -> list[str]:
     for b in sorted(q["ptq"], key=int):
         lines.append(f"| {b} | " + " | ".join(f"{_pct(q['ptq'][b][k])} | {_pct(q['qat'][b][k])}"
                                              for k in keys) + " |")
+    lines += _floor(q)
     tflm = q["qat"].get("8", {}).get("tflm")
     if tflm:
         lines += ["", f"The 8-bit QAT model, written as .tflite, runs "
@@ -192,7 +193,15 @@ def _prune(prune, rel) -> list[str]:
     for key, e in p["structured"].items():
         ch, kind = key.split("/")
         lines.append(row(f"{ch} of 8 filters, {'fine-tuned' if kind == 'finetuned' else 'pruned'}", e))
-    return lines + [""] + [f"![{name}]({rel(prune, name)})" for name in p["plots"]]
+    return lines + _floor(p) + [""] + [f"![{name}]({rel(prune, name)})" for name in p["plots"]]
+
+
+def _floor(study: dict) -> list[str]:
+    floor = (study.get("majority") or {}).get("testing_accuracy")
+    if floor is None:
+        return []
+    return ["", f"For scale: always answering the most common label scores {_pct(floor)} on the "
+            "test split."]
 
 
 def _infield(f: dict) -> list[str]:

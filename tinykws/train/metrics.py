@@ -18,6 +18,11 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((logits.argmax(1) == labels).mean()) if len(labels) else float("nan")
 
 
+def majority_accuracy(labels: np.ndarray) -> float:
+    """Accuracy of always answering the most common label: the floor a useful model must clear."""
+    return float(np.bincount(labels).max() / len(labels)) if len(labels) else float("nan")
+
+
 def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     """``cm[true, predicted]`` counts, shape ``(k, k)``."""
     cm = np.zeros((k, k), np.int64)
