@@ -44,10 +44,8 @@ def test_convert_writes_a_model_smaller_than_micro_speechs(converted):
     assert abs(report["int8_test_accuracy"] - report["float_test_accuracy"]) <= 0.05
 
 
-def test_every_test_clip_and_every_tensor_bit_exact_in_tflite_micro(converted):
-    root, data = converted
-    blob = (root / "out" / "model.tflite").read_bytes()
-    x, _ = _test_inputs(data)
+def _assert_every_tensor_matches_tflite_micro(blob: bytes, x: np.ndarray) -> None:
+    """Every tensor of our runtime equals tflite-micro's, on every example of ``x``."""
     ours = Int8Runtime(parse_tflite(blob)).run(x, keep_all=True)
     interpreter = tflm.Interpreter.from_bytes(
         blob, intrepreter_config=tflm.InterpreterConfig.kPreserveAllTensors)
@@ -56,6 +54,29 @@ def test_every_test_clip_and_every_tensor_bit_exact_in_tflite_micro(converted):
         interpreter.invoke()
         for index, value in ours.items():
             np.testing.assert_array_equal(value[i:i + 1], interpreter.GetTensor(index, 0)["tensor_data"])
+
+
+def test_every_test_clip_and_every_tensor_bit_exact_in_tflite_micro(converted):
+    root, data = converted
+    blob = (root / "out" / "model.tflite").read_bytes()
+    x, _ = _test_inputs(data)
+    _assert_every_tensor_matches_tflite_micro(blob, x)
+
+
+def test_per_channel_dense_weights_are_bit_exact_in_tflite_micro(converted):
+    root, data = converted
+    out = root / "out_per_row"
+    assert main(["convert", str(root / "run"), "--out", str(out), "--calibration", "100",
+                 "--dense-weights", "per-channel"]) == 0
+    blob = (out / "model.tflite").read_bytes()
+    graph = parse_tflite(blob)
+    fc = next(op for op in graph.operators if op.op == "FULLY_CONNECTED")
+    weights, bias = graph.tensors[fc.inputs[1]], graph.tensors[fc.inputs[2]]
+    assert len(weights.scale) == len(bias.scale) == weights.shape[0] == 4
+    assert np.abs(weights.data).max(axis=1).tolist() == [127] * 4  # every row uses its full grid
+    x, _ = _test_inputs(data)
+    _assert_every_tensor_matches_tflite_micro(blob, x)
+    assert json.loads((out / "convert.json").read_text())["dense_weights"] == "per-channel"
 
 
 def test_litert_reference_kernels_agree(converted):

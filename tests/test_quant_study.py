@@ -59,6 +59,32 @@ def test_fake_quant_forward_predicts_the_integer_model_to_one_code(seed, bits):
     assert act.lo == pytest.approx(0.0)
 
 
+@settings(max_examples=12)
+@given(st.integers(0, 10_000), st.integers(2, 8), st.booleans())
+def test_fake_quant_logits_predict_the_integer_logits_to_one_code(seed, bits, per_row):
+    """Through every layer, dense weights per tensor or per output row alike."""
+    model, x = _model_and_features(seed)
+    fq = qat.fake_quant_model(model, bits, dense_per_channel=per_row)
+    qat.calibrate_ranges(fq, x)
+    graph = quantize_model(qat.strip(fq), ranges=qat.activation_ranges(fq), softmax=False, bits=bits,
+                           dense_per_channel=per_row)
+    logits = Int8Runtime(graph, activation_bits=bits).run(float_to_int8_input(x)).astype(int)  # (N, 4)
+    out = graph.tensors[graph.outputs[0]]
+    fq_codes = np.round(fq.forward(x) / out.scale[0]).astype(int) + out.zero_point[0]
+    assert np.abs(fq_codes - logits).max() <= 1
+
+
+@settings(max_examples=12)
+@given(st.integers(0, 10_000), st.integers(2, 8))
+def test_per_row_dense_weights_give_every_row_its_full_grid(seed, bits):
+    model, x = _model_and_features(seed)
+    graph = quantize_model(model, x, softmax=False, bits=bits, dense_per_channel=True)
+    fc = next(op for op in graph.operators if op.op == "FULLY_CONNECTED")
+    w = graph.tensors[fc.inputs[1]]
+    assert np.abs(w.data.astype(int)).max(axis=1).tolist() == [2 ** (bits - 1) - 1] * 4
+    assert len(w.scale) == 4 and len(graph.tensors[fc.inputs[2]].scale) == 4
+
+
 def test_strip_returns_the_float_weights_and_the_ranges_follow_the_layers():
     model, x = _model_and_features(1)
     fq = qat.fake_quant_model(model, 4)

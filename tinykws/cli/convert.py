@@ -16,13 +16,17 @@ def register(subparsers) -> None:
     p.add_argument("--data", metavar="DIR", help="data folder (default: the one the run used)")
     p.add_argument("--calibration", type=int, default=200, help="calibration clips (default 200)")
     p.add_argument("--resplit-salt", metavar="S", help="test-set layout re-split salt")
+    p.add_argument("--dense-weights", choices=("per-tensor", "per-channel"), default="per-tensor",
+                   help="dense weights: one scale (default: what micro_speech's model and older "
+                   "TFLM builds use) or one per output row (TensorFlow 2.21's default)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tinykws.convert.run import convert_run
 
-    r = convert_run(args.run, args.out, args.data, args.calibration, args.resplit_salt)
+    r = convert_run(args.run, args.out, args.data, args.calibration, args.resplit_salt,
+                    dense_per_channel=args.dense_weights == "per-channel")
     print(f"model.tflite: {r['model_bytes']:,} bytes (micro_speech's: {r['micro_speech_model_bytes']:,}); "
           f"test accuracy float {r['float_test_accuracy']:.4f}, int8 {r['int8_test_accuracy']:.4f} "
           f"({r['test_examples']} clips)")

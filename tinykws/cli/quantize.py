@@ -41,6 +41,9 @@ def register(subparsers) -> None:
                    help="straight-through gradient (default identity)")
     p.add_argument("--percentile", type=float, default=None,
                    help="activation ranges from this batch percentile instead of min/max (e.g. 99.99)")
+    p.add_argument("--dense-weights", choices=("per-tensor", "per-channel"), default="per-tensor",
+                   help="dense weights: one scale (default, as micro_speech's model) or one per "
+                   "output row")
     p.add_argument("--calibration", type=int, default=200, help="PTQ calibration clips (default 200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     settings = QuantStudySettings(
         bits=args.bits, modes=args.modes, formats=args.formats or STUDY_FORMATS,
         finetune=FinetuneConfig(steps=args.finetune_steps, learning_rate=args.lr, seed=args.seed),
-        calibration=args.calibration, ste=args.ste, percentile=args.percentile)
+        calibration=args.calibration, ste=args.ste, percentile=args.percentile,
+        dense_per_channel=args.dense_weights == "per-channel")
     result = run_quant_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
                              progress=not args.no_progress)
     save_quant_plots(result, args.out)

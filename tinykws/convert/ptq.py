@@ -11,7 +11,8 @@ quantization spec):
   ``z = -128`` (:func:`tinykws.features.micro_frontend.to_int8_model_input`), so the
   model drops into the micro_speech sketch unchanged.
 - **convolution weights**: int8 symmetric per output channel, ``s_c = max|w_c|
-  / 127``, ``z = 0``; **dense weights**: int8 symmetric per tensor.
+  / 127``, ``z = 0``; **dense weights**: int8 symmetric per tensor (or per
+  output row, ``dense_per_channel``).
 - **biases**: int32 with ``s = s_input * s_weight`` (per channel for convs).
 - **softmax output**: ``s = 1/256``, ``z = -128``.
 
@@ -94,7 +95,8 @@ def calibrate(model: Sequential, x: np.ndarray) -> list[tuple[float, float]]:
 
 def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, softmax: bool = True,
                    single_channel_as_depthwise: bool = True, bits: int = 8,
-                   ranges: list[tuple[float, float]] | None = None) -> Graph:
+                   ranges: list[tuple[float, float]] | None = None,
+                   dense_per_channel: bool = False) -> Graph:
     """Build the int8 TFLite :class:`Graph` of ``model`` (conv/ReLU/dropout/flatten/dense).
 
     Activation ranges come from ``calibration_x`` (post-training
@@ -104,6 +106,10 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
     int8 (for the quantization study; run such a graph with
     ``Int8Runtime(graph, activation_bits=bits)`` so activations stay on
     their grid). The input keeps micro_speech's 8-bit quantization.
+
+    ``dense_per_channel`` gives each dense output row its own weight scale
+    (TensorFlow 2.21's converter does by default; micro_speech's model and
+    older TFLM builds, such as the course's Arduino library, use one scale).
     """
     if not 2 <= bits <= 8:
         raise ValueError(f"bits must be between 2 and 8, not {bits}")
@@ -150,13 +156,14 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
             ops.append(Operator("RESHAPE", (current, n - 2), (n - 1,), {"new_shape": None}))
             current = n - 1
         elif isinstance(layer, Dense):
-            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=None, bits=bits)
-            b_scale = _f32(scale * float(w_s[0]))
-            b_q = _round(layer.params["bias"].astype(np.float64) / b_scale).astype(np.int32)
+            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64),
+                                         axis=0 if dense_per_channel else None, bits=bits)
+            b_scales = np.array([_f32(scale * s) for s in w_s])  # (1,) or (K,)
+            b_q = _round(layer.params["bias"].astype(np.float64) / b_scales).astype(np.int32)
             out_scale, out_zp = activation_params(*next(ranges), bits)
             tensors += [
-                Tensor(f"dense{i}/weights", w_q.shape, "int8", (float(w_s[0]),), (0,), 0, w_q),
-                Tensor(f"dense{i}/bias", b_q.shape, "int32", (b_scale,), (0,), 0, b_q),
+                Tensor(f"dense{i}/weights", w_q.shape, "int8", tuple(map(float, w_s)), (0,) * len(w_s), 0, w_q),
+                Tensor(f"dense{i}/bias", b_q.shape, "int32", tuple(map(float, b_scales)), (0,) * len(w_s), 0, b_q),
                 Tensor(f"dense{i}/output", (1, layer.out_features), "int8", (out_scale,), (out_zp,)),
             ]
             n = len(tensors)

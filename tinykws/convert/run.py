@@ -12,7 +12,8 @@ MICRO_SPEECH_MODEL_BYTES = 18_712  # TensorFlow's micro_speech model, for compar
 
 
 def convert_run(run: str | Path, out: str | Path, data: str | None = None,
-                calibration: int = 200, resplit_salt: str | None = None) -> dict:
+                calibration: int = 200, resplit_salt: str | None = None,
+                dense_per_channel: bool = False) -> dict:
     """Quantize a run's best model, write model.tflite/.cc/.h and convert.json."""
     from tinykws.int8.runtime import Int8Runtime
     from tinykws.tflite.reader import parse_tflite
@@ -24,7 +25,7 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     model, meta, pipeline = open_run(run, data, resplit_salt)
     data = meta["data_dir"]
     calibration_x = calibration_set(pipeline, calibration)
-    graph = quantize_model(model, calibration_x)
+    graph = quantize_model(model, calibration_x, dense_per_channel=dense_per_channel)
     blob = serialize_tflite(graph)
     runtime = Int8Runtime(parse_tflite(blob, "model.tflite"))
     x, y = pipeline.split_arrays("testing")
@@ -40,6 +41,7 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
         "int8_test_accuracy": int8_acc, "model_bytes": len(blob),
         "micro_speech_model_bytes": MICRO_SPEECH_MODEL_BYTES,
         "operators": [op.op for op in graph.operators],
+        "dense_weights": "per-channel" if dense_per_channel else "per-tensor",
     }
     write_json(out / "convert.json", report)
     if run.is_dir():

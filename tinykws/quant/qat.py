@@ -8,7 +8,7 @@ integer model will:
 - the input, exactly as the device quantizes micro features (8 bits, scale
   26/256, :class:`InputQuant`);
 - each convolution's weights, symmetric per output channel; the dense
-  layer's weights, symmetric per tensor;
+  layer's weights, symmetric per tensor (or per output row);
 - each convolution's and the dense layer's output (after the ReLU when one
   follows), asymmetric unsigned, with a running range.
 
@@ -62,8 +62,13 @@ class InputQuant:
 
 def fake_quant_model(model: Sequential, bits: int, ste: str = "identity",
                      percentile: float | None = None,
-                     fmt: MinifloatFormat | None = None) -> Sequential:
-    """A copy of ``model`` with fake quantizers; ``fmt`` switches to minifloat grids."""
+                     fmt: MinifloatFormat | None = None,
+                     dense_per_channel: bool = False) -> Sequential:
+    """A copy of ``model`` with fake quantizers; ``fmt`` switches to minifloat grids.
+
+    ``dense_per_channel`` quantizes the dense weights per output row, as
+    ``quantize_model(dense_per_channel=True)`` does.
+    """
     copy = from_spec(model.spec())
     copy.load_parameters(model.parameters())  # copies the values
 
@@ -84,7 +89,7 @@ def fake_quant_model(model: Sequential, bits: int, ste: str = "identity",
         if isinstance(layer, Conv2D):
             layer.weight_quant = weights(axis=0)
         elif isinstance(layer, Dense):
-            layer.weight_quant = weights(axis=None)
+            layer.weight_quant = weights(axis=0 if dense_per_channel else None)
         else:
             if isinstance(layer, ReLU) and i > 0 and isinstance(src[i - 1], (Conv2D, Dense)):
                 layers.append(activations())

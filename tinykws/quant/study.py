@@ -52,6 +52,7 @@ class QuantStudySettings:
     calibration: int = 200
     ste: str = "identity"
     percentile: float | None = None
+    dense_per_channel: bool = False  # dense weights: one scale per output row instead of one
 
     def __post_init__(self):
         bad = [b for b in self.bits if not 2 <= b <= 8]
@@ -102,6 +103,7 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
         return {f"{split}_accuracy": fn(x, y) for split, (x, y) in splits.items()}
 
     result["majority"] = {f"{split}_accuracy": majority_accuracy(y) for split, (_, y) in splits.items()}
+    per_row = settings.dense_per_channel
     if "float" not in result:
         result["float"] = score(lambda x, y: accuracy(predict(model, x), y))
         save()
@@ -109,7 +111,7 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
         for b in settings.bits:
             if str(b) in result["ptq"]:
                 continue
-            graph = quantize_model(model, x_cal, softmax=False, bits=b)
+            graph = quantize_model(model, x_cal, softmax=False, bits=b, dense_per_channel=per_row)
             result["ptq"][str(b)] = score(lambda x, y: integer_accuracy(graph, b, x, y))
             save()
     if "qat" in settings.modes:
@@ -123,7 +125,7 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
             if name in result["minifloat"]:
                 continue
             fmt = parse_format(name)
-            fq = qat.fake_quant_model(model, fmt.bits, fmt=fmt)
+            fq = qat.fake_quant_model(model, fmt.bits, fmt=fmt, dense_per_channel=per_row)
             qat.calibrate_ranges(fq, x_cal)
             result["minifloat"][name] = {"bits": fmt.bits, "exponent_bits": fmt.exponent_bits,
                                          "mantissa_bits": fmt.mantissa_bits,
@@ -137,12 +139,14 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
 def _qat_entry(model, pipeline, x_cal, bits, settings, splits, out: Path, progress) -> dict:
     """Fine-tune with fake quantizers at ``bits``, quantize with the learned ranges, score."""
     start = time.perf_counter()
-    fq = qat.fake_quant_model(model, bits, ste=settings.ste, percentile=settings.percentile)
+    per_row = settings.dense_per_channel
+    fq = qat.fake_quant_model(model, bits, ste=settings.ste, percentile=settings.percentile,
+                              dense_per_channel=per_row)
     qat.calibrate_ranges(fq, x_cal)  # start from the PTQ ranges, then track them
     tuned = finetune(fq, pipeline, settings.finetune, snapshot=qat.snapshot, restore=qat.restore,
                      progress=progress, desc=f"QAT {bits}-bit")
     float_model, ranges = qat.strip(fq), qat.activation_ranges(fq)
-    graph = quantize_model(float_model, ranges=ranges, softmax=False, bits=bits)
+    graph = quantize_model(float_model, ranges=ranges, softmax=False, bits=bits, dense_per_channel=per_row)
     entry = {f"{s}_accuracy": integer_accuracy(graph, bits, x, y) for s, (x, y) in splits.items()}
     entry["fake_quant_testing_accuracy"] = accuracy(predict(fq, splits["testing"][0]), splits["testing"][1])
     entry.update(best_step=tuned["best_step"], seconds=time.perf_counter() - start,
@@ -151,7 +155,7 @@ def _qat_entry(model, pipeline, x_cal, bits, settings, splits, out: Path, progre
         from tinykws.tflite.interpreters import check_against_tflm
         from tinykws.tflite.writer import serialize_tflite
 
-        blob = serialize_tflite(quantize_model(float_model, ranges=ranges))
+        blob = serialize_tflite(quantize_model(float_model, ranges=ranges, dense_per_channel=per_row))
         write_bytes(out / "qat8.tflite", blob)
         entry["tflite_bytes"] = len(blob)
         entry["tflm"] = check_against_tflm(blob, float_to_int8_input(splits["testing"][0]))
