@@ -10,7 +10,8 @@ from tinykws.quant.fake_quant import (
     FakeQuant, QConfig, asymmetric_params, fake_quant_asymmetric, fake_quant_symmetric,
     symmetric_scale)
 
-floats = st.floats(-100, 100, allow_nan=False, width=32)
+# No subnormals: their float32 products keep too few bits to sit on any grid.
+floats = st.floats(-100, 100, allow_nan=False, allow_subnormal=False, width=32)
 arrays = hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=4, max_side=6), elements=floats)
 bits = st.integers(2, 8)
 
@@ -20,7 +21,8 @@ bits = st.integers(2, 8)
 def test_symmetric_output_lies_on_the_grid_and_error_is_at_most_half_a_step(x, b, per_channel):
     axis = 0 if per_channel else None
     y, inside = fake_quant_symmetric(x, b, axis)
-    peak = np.abs(x).max(axis=tuple(range(1, x.ndim)), keepdims=True) if per_channel else np.abs(x).max()
+    x64 = x.astype(np.float64)  # the scale in float64, as the quantizer computes it
+    peak = np.abs(x64).max(axis=tuple(range(1, x.ndim)), keepdims=True) if per_channel else np.abs(x64).max()
     s = np.where(peak > 0, peak / (2 ** (b - 1) - 1), 1.0)
     codes = y / s
     assert np.allclose(codes, np.round(codes), atol=1e-3)
