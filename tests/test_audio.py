@@ -149,6 +149,13 @@ def test_unsupported_encoding_is_an_error(tmp_path):
     assert "unreadable" in _error(path)
 
 
+@pytest.mark.parametrize("rate", [1, 3999, 384001, 0x71003E80])
+def test_an_implausible_sample_rate_is_refused_before_resampling(tmp_path, rate):
+    # A flipped byte in the rate field once made load_wav resample for 95 s.
+    path = _write(tmp_path, "rate.wav", pcm16_bytes(tone(440.0, 0.25), rate=rate))
+    assert f"sample rate {rate} Hz" in _error(path)
+
+
 def test_missing_file_and_folder_are_errors(tmp_path):
     assert "cannot read" in _error(tmp_path / "missing.wav")
     (tmp_path / "dir.wav").mkdir()

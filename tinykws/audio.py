@@ -40,6 +40,12 @@ WAVE_FORMAT_EXTENSIBLE = 0xFFFE  # the real tag is then the first 2 bytes of the
 # A data chunk size of 0xFFFFFFFF means "unknown" (written by streaming tools).
 _UNKNOWN_SIZE = 0xFFFFFFFF
 
+# Sample rates we resample from, Hz. Outside this range a rate is a corrupt
+# header, not a format: 1 Hz would make a 1 s file 16,000 times longer, and
+# resample_poly designs a filter as long as the rate (minutes at 1 GHz).
+MIN_SAMPLE_RATE = 4000
+MAX_SAMPLE_RATE = 384000
+
 
 @dataclass(frozen=True)
 class WavHeader:
@@ -69,7 +75,8 @@ def read_wav_header(path: str | os.PathLike) -> WavHeader:
 
     Raises :class:`TinyKWSError` for a missing or unreadable file, an empty
     file, a file that is not RIFF/WAVE, a missing ``fmt `` or ``data`` chunk,
-    a truncated ``data`` chunk, or a file with no samples.
+    a truncated ``data`` chunk, a sample rate outside ``MIN_SAMPLE_RATE`` to
+    ``MAX_SAMPLE_RATE``, or a file with no samples.
     """
     path = Path(path)
     try:
@@ -108,6 +115,9 @@ def read_wav_header(path: str | os.PathLike) -> WavHeader:
         tag = struct.unpack("<H", fmt[24:26])[0]
     if channels == 0 or rate == 0 or block_align == 0:
         raise TinyKWSError(f"{path}: invalid 'fmt ' chunk ({channels} channels, {rate} Hz)")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise TinyKWSError(f"{path}: sample rate {rate} Hz is outside {MIN_SAMPLE_RATE} to "
+                           f"{MAX_SAMPLE_RATE} Hz (a corrupt header?)")
     present = size - data_start
     if declared != _UNKNOWN_SIZE and declared > present:
         raise TinyKWSError(f"{path}: truncated: the data chunk declares {declared} bytes "
