@@ -69,6 +69,13 @@ class WavHeader:
         return (self.format_tag == WAVE_FORMAT_PCM and self.bits_per_sample == 16
                 and self.channels == 1 and self.sample_rate == SAMPLE_RATE)
 
+    def describe(self) -> str:
+        """The format in words, e.g. ``44100 Hz, 2 channels, 16-bit PCM``."""
+        kind = {WAVE_FORMAT_PCM: "PCM", WAVE_FORMAT_IEEE_FLOAT: "float"}.get(
+            self.format_tag, f"format 0x{self.format_tag:04x}")
+        channels = "mono" if self.channels == 1 else f"{self.channels} channels"
+        return f"{self.sample_rate} Hz, {channels}, {self.bits_per_sample}-bit {kind}"
+
 
 def read_wav_header(path: str | os.PathLike) -> WavHeader:
     """Read and check the chunk headers of a RIFF/WAVE file (no samples are decoded).
@@ -171,6 +178,23 @@ def load_wav(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, *,
         warnings.warn(f"{path}: {rate} Hz, resampled to {sample_rate} Hz", stacklevel=2)
         x = resample(x, rate, sample_rate)
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def load_device_clip(path: str | os.PathLike, seconds: float = 1.0) -> np.ndarray:
+    """A clip as the micro_speech device hears it: int16 ``(seconds * 16000,)``.
+
+    The device's audio provider delivers 16 kHz mono 16-bit samples, and the
+    int8 model is checked bit for bit against that device, so nothing is
+    converted here: any other format is refused, as is a clip longer than
+    ``seconds`` (it would be cropped). A shorter clip is zero-padded at the
+    end, as ``decode_wav(desired_samples=...)`` does.
+    """
+    header = read_wav_header(path)
+    if not header.is_speech_commands_format:
+        raise TinyKWSError(f"{path}: {header.describe()}; the model takes what the device records, "
+                           "16 kHz mono 16-bit PCM (convert the file to that first)")
+    x = load_wav(path, max_seconds=seconds)  # (n,) float32, n <= seconds * 16000
+    return to_int16(fit_length(x, int(round(seconds * SAMPLE_RATE))))
 
 
 def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
