@@ -4,7 +4,9 @@ Every "word" is a tone of its own frequency and every speaker its own
 loudness, so clips are distinct and a test can tell which file it got back.
 WAV files are assembled here from ``struct`` (RIFF header, ``fmt `` and
 ``data`` chunks), independently of the code under test, so broken files
-(truncated, empty, NaN, odd formats) can be made on purpose.
+(truncated, empty, NaN, odd formats) can be made on purpose. Likewise
+.tflite files are patched through the ``flatbuffers`` package's generic
+table reader, not through tinykws's own.
 """
 
 from __future__ import annotations
@@ -113,3 +115,46 @@ def train_tiny_run(root: Path, steps: int = 80) -> tuple[Path, Path]:
     assert main(["train", "--data", str(data), "--out", str(root / "run"), "--steps", str(steps),
                  "--eval-every", str(steps // 2), "--batch-size", "32", "--schedule", "adam"]) == 0
     return data, root / "run"
+
+
+# Field numbers of schema.fbs (a field's vtable entry is at 4 + 2 * number).
+_MODEL_OPERATOR_CODES, _MODEL_BUFFERS = 1, 4
+_OPCODE_DEPRECATED_BUILTIN_CODE, _OPCODE_BUILTIN_CODE = 0, 3
+_BUFFER_DATA = 0
+
+
+def _tflite_tables(data: bytearray, field: int):
+    """The tables of the Model's vector field ``field`` (flatbuffers' own reader)."""
+    from flatbuffers import encode, number_types
+    from flatbuffers.table import Table
+
+    model = Table(data, encode.Get(number_types.UOffsetTFlags.packer_type, data, 0))
+    o = model.Offset(4 + 2 * field)
+    start, count = model.Vector(o), model.VectorLen(o)
+    return [Table(data, model.Indirect(start + 4 * i)) for i in range(count)]
+
+
+def with_operator_code(tflite: bytes, old: int, new: int) -> bytes:
+    """A copy of a .tflite whose operator code ``old`` (e.g. 25, SOFTMAX) reads ``new``."""
+    data = bytearray(tflite)
+    for code in _tflite_tables(data, _MODEL_OPERATOR_CODES):
+        pos = code.Pos + code.Offset(4 + 2 * _OPCODE_BUILTIN_CODE)
+        if struct.unpack_from("<i", data, pos)[0] == old:
+            struct.pack_into("<i", data, pos, new)
+            struct.pack_into("<b", data, code.Pos + code.Offset(4 + 2 * _OPCODE_DEPRECATED_BUILTIN_CODE),
+                             min(new, 127))
+            return bytes(data)
+    raise ValueError(f"no operator code {old} in the model")
+
+
+def with_buffer_overrun(tflite: bytes) -> bytes:
+    """A copy of a .tflite whose largest buffer declares a length reaching past the file's end."""
+    data = bytearray(tflite)
+    lengths = []
+    for buf in _tflite_tables(data, _MODEL_BUFFERS):
+        o = buf.Offset(4 + 2 * _BUFFER_DATA)
+        if o:
+            lengths.append((buf.VectorLen(o), buf.Vector(o) - 4))  # (length, where it is stored)
+    _, where = max(lengths)
+    struct.pack_into("<I", data, where, len(data))
+    return bytes(data)
