@@ -57,3 +57,26 @@ def test_weights_of_another_architecture(saved, tmp_path):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(TinyKWSError, match="does not exist"):
         load_checkpoint(tmp_path / "none.npz")
+
+
+def test_an_array_header_claiming_more_data_than_stored_is_refused_before_allocating(tmp_path):
+    import io
+    import zipfile
+
+    header = io.BytesIO()  # 10**9 float64 (8 GB) declared, 64 bytes present
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (10**9,)})
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w") as z:
+        z.writestr("meta.npy", header.getvalue() + bytes(64))
+    with pytest.raises(TinyKWSError, match="needs 8,000,000,000 bytes"):
+        load_checkpoint(tmp_path / "bomb.npz")
+
+
+def test_an_unknown_compression_method_is_refused(saved, tmp_path):
+    _, path = saved
+    data = bytearray(path.read_bytes())
+    directory = data.find(b"PK\x01\x02")  # the first entry of the zip's central directory
+    data[directory + 10:directory + 12] = (99).to_bytes(2, "little")  # compression method 99 (AES)
+    (tmp_path / "odd.npz").write_bytes(bytes(data))
+    with pytest.raises(TinyKWSError, match="compression method is not supported"):
+        load_checkpoint(tmp_path / "odd.npz")

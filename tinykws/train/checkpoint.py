@@ -1,16 +1,21 @@
 """Checkpoints as plain ``.npz``: arrays plus a JSON string, never pickle.
 
 A checkpoint holds ``meta`` (a JSON string: the model spec, labels, step,
-history, ...) and arrays under prefixes ``param/``, ``optim/``. Loading uses
-``allow_pickle=False`` and checks everything before use, so a truncated file,
-a foreign ``.npz`` or a checkpoint of another architecture is a one-line
-:class:`TinyKWSError`, and an ``.npz`` smuggling objects cannot run code.
+history, ...) and arrays under prefixes ``param/``, ``optim/``. Loading never
+unpickles (:func:`read_npz` refuses object arrays from their header) and
+checks everything before use, so a truncated file, a foreign ``.npz``, an
+array header that lies about its size or a checkpoint of another
+architecture is a one-line :class:`TinyKWSError`, and an ``.npz`` smuggling
+objects cannot run code.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +25,7 @@ from tinykws.errors import TinyKWSError
 from tinykws.nn.model import Sequential, from_spec
 
 FORMAT = "tinykws-checkpoint-1"
+MAX_NPZ_BYTES = 256 * 2**20  # a TinyConv checkpoint is about 70 kB
 
 
 def save_checkpoint(path: str | Path, model: Sequential, meta: dict,
@@ -31,30 +37,65 @@ def save_checkpoint(path: str | Path, model: Sequential, meta: dict,
     return save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
 
 
+def read_npz(path: str | Path, what: str, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz``, each checked before memory is set aside for it.
+
+    ``np.load`` trusts a member's header: a few bytes declaring a shape of
+    10**9 allocate gigabytes before the data is found missing. Here each
+    ``.npy`` header is read first and its size compared with the bytes the
+    zip directory records; object arrays (which need pickle) are refused
+    from the header alone. Any problem is a TinyKWSError naming ``what``.
+    """
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = z.infolist()
+            if sum(m.file_size for m in members) > max_bytes:
+                raise TinyKWSError(f"{what} unpacks to more than {max_bytes:,} bytes: refused")
+            for m in members:
+                if not m.filename.endswith(".npy"):
+                    raise TinyKWSError(f"{what} holds {m.filename!r}, which is not a .npy array")
+                with z.open(m) as f:
+                    version = np.lib.format.read_magic(f)
+                    shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                                             else np.lib.format.read_array_header_2_0(f))
+                    if dtype.hasobject:
+                        raise TinyKWSError(f"{what} holds objects that would need pickle: refused")
+                    nbytes = math.prod(shape) * dtype.itemsize
+                    if nbytes != m.file_size - f.tell():
+                        raise TinyKWSError(f"{what}: array {m.filename!r} of shape {shape} needs "
+                                           f"{nbytes:,} bytes, the file holds {m.file_size - f.tell():,}")
+                    data = np.frombuffer(bytearray(f.read(nbytes)), dtype)  # writable
+                arrays[m.filename[:-4]] = data.reshape(shape, order="F" if fortran else "C")
+    # NotImplementedError: a compression method; RuntimeError: encryption; TokenError: a
+    # mangled .npy header (numpy tokenizes it before parsing).
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError, ValueError,
+            zlib.error, tokenize.TokenError) as exc:
+        raise TinyKWSError(f"{what} is truncated or not an .npz file ({exc})") from None
+    return arrays
+
+
 def load_checkpoint(path: str | Path) -> tuple[Sequential, dict, dict[str, np.ndarray]]:
     """Return ``(model, meta, optimizer_state)``; any problem is a TinyKWSError."""
     path = Path(path)
     if not path.is_file():
         raise TinyKWSError(f"checkpoint {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise TinyKWSError(f"checkpoint {path} is truncated or not an .npz file ({exc})") from None
-    except ValueError as exc:  # object arrays need pickle: refused
-        raise TinyKWSError(f"checkpoint {path} holds objects that would need pickle: refused") from exc
+    arrays = read_npz(path, f"checkpoint {path}")
     if "meta" not in arrays:
         raise TinyKWSError(f"{path} is not a tinykws checkpoint (no meta)")
     try:
         meta = json.loads(str(arrays.pop("meta")))
     except json.JSONDecodeError:
         raise TinyKWSError(f"{path} is not a tinykws checkpoint (bad meta)") from None
+    if not isinstance(meta, dict):
+        raise TinyKWSError(f"{path} is not a tinykws checkpoint (meta is not a JSON object)")
     if meta.get("format") != FORMAT:
         raise TinyKWSError(f"{path} is not a tinykws checkpoint (format {meta.get('format')!r})")
     try:
         model = from_spec(meta["model"])
         model.load_parameters({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
-    except (KeyError, ValueError, TypeError) as exc:
-        raise TinyKWSError(f"checkpoint {path} does not match its architecture: {exc}") from None
+    except (KeyError, IndexError, AttributeError, ValueError, TypeError, MemoryError) as exc:
+        # MemoryError: a spec with absurd layer sizes, refused before any weight is read
+        raise TinyKWSError(f"checkpoint {path} does not match its architecture: {exc!s:.200}") from None
     optim = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
     return model, meta, optim
