@@ -16,7 +16,7 @@ import platform
 import sys
 
 # Modules in the order of the assignment; each has run(quick) -> list[dict].
-SUITES = ("frontend", "train_step", "int8_inference", "breakdown", "sparse")
+SUITES = ("frontend", "mfcc", "train_step", "int8_inference", "breakdown", "sparse")
 
 
 def _pin_threads(n: int) -> None:
@@ -24,11 +24,58 @@ def _pin_threads(n: int) -> None:
         os.environ[var] = str(n)
 
 
+def _cpu_model() -> str:
+    """The CPU's name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _git_commit() -> str | None:
+    """The commit benchmarked (the working copy's, '+dirty' with uncommitted changes)."""
+    import subprocess
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def _thread_counts() -> dict:
+    """Threads each library actually used, read back after the run."""
+    out = {var: os.environ.get(var) for var in
+           ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+    import numba
+
+    out["numba"] = numba.get_num_threads()
+    try:
+        from threadpoolctl import threadpool_info
+
+        out["blas"] = {p["internal_api"]: p["num_threads"] for p in threadpool_info()}
+    except ImportError:
+        pass
+    if "torch" in sys.modules:
+        out["torch"] = sys.modules["torch"].get_num_threads()
+    out["ai-edge-litert"] = int(os.environ.get("OMP_NUM_THREADS", "1"))  # its num_threads
+    return out
+
+
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"python": platform.python_version(), "machine": platform.machine(),
-           "processor": platform.processor(), "cpus": os.cpu_count()}
+    out = {"python": platform.python_version(), "platform": platform.platform(),
+           "machine": platform.machine(), "cpu": _cpu_model(), "cpus": os.cpu_count(),
+           "git_commit": _git_commit()}
     for pkg in ("tinykws", "numpy", "numba", "scipy", "ai-edge-litert", "tflite-micro",
                 "pymicro-features", "librosa", "torch"):
         try:
@@ -38,12 +85,21 @@ def _versions() -> dict:
     return out
 
 
+def _bit_exact(r: dict) -> str:
+    """'yes / no' from a row's ``ours_bit_exact`` / ``peer_bit_exact`` (blank where unmeasured)."""
+    if "ours_bit_exact" not in r and "peer_bit_exact" not in r:
+        return ""
+    word = {True: "yes", False: "no", None: "?"}
+    return f"{word[r.get('ours_bit_exact')]} / {word[r.get('peer_bit_exact')]}"
+
+
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| benchmark | ours | peer | ours | peer | unit | ratio (>1: ours better) |",
-             "|---|---|---|---:|---:|---|---:|"]
+    lines = ["| benchmark | ours | peer | ours | peer | unit | ratio (>1: ours better) "
+             "| bit-exact with tflite-micro (ours / peer) |",
+             "|---|---|---|---:|---:|---|---:|---|"]
     for r in rows:
         lines.append(f"| {r['benchmark']} | {r['ours']} | {r['peer']} | {r['ours_value']:.4g} | "
-                     f"{r['peer_value']:.4g} | {r['unit']} | {r['ratio']:.2f} |")
+                     f"{r['peer_value']:.4g} | {r['unit']} | {r['ratio']:.3g} | {_bit_exact(r)} |")
     return "\n".join(lines)
 
 
@@ -92,7 +148,8 @@ def main(argv=None) -> int:
 
     table = markdown_table(rows)
     print(table)
-    env = {"threads": args.threads, "quick": args.quick, **_versions()}
+    env = {"threads": args.threads, "thread_counts": _thread_counts(), "quick": args.quick,
+           **_versions()}
     if args.json:
         from tinykws.atomic import write_json
 

@@ -2,23 +2,30 @@
 
 Model: ``../shared/reference_models/tiny_conv_int8.tflite`` (49x40 int8
 input, CONV_2D 8x10x8 stride 2 + ReLU, FULLY_CONNECTED to 4, SOFTMAX).
-Contenders, all single-threaded, timed alternately in one process:
+Contenders, all single-threaded (``--threads``), timed alternately in one
+process:
 
-- ours: :class:`tinykws.int8.runtime.Int8Runtime` with the Numba kernels and
-  the exact im2col + GEMM convolution (bit-exact with tflite-micro);
-- ours with ``gemm=False``: the plain Numba loop kernels only;
-- ai-edge-litert default resolver (optimised kernels + XNNPACK; *not*
-  bit-exact with tflite-micro), ``num_threads=1``;
-- ai-edge-litert ``BUILTIN_REF`` (the reference kernels; bit-exact);
+- ours, fused: :class:`kernels.int8_tiny_conv.FusedTinyConv`, the batch-1
+  path (im2col + exact float32 GEMM, buffers allocated once);
+- ours, op by op: :class:`tinykws.int8.runtime.Int8Runtime` with the Numba
+  kernels and the exact im2col + GEMM convolution; with ``gemm=False`` the
+  plain Numba loop kernels only;
+- ai-edge-litert's three resolvers: the default (TFLite's optimised kernels
+  with the XNNPACK delegate), ``BUILTIN_WITHOUT_DEFAULT_DELEGATES`` (the
+  optimised kernels alone) and ``BUILTIN_REF`` (the reference kernels);
 - tflite-micro's Python interpreter (reference kernels; the ground truth).
 
-Batch 1 is one call per example; batch 256 runs our runtime on the whole
-batch at once, litert with its input resized to 256 when the model allows
-it, and tflite-micro (batch-1 arena) as 256 invocations.
+Batch 1 is one call per example, the calls cycling through the 256 random
+inputs of the batch; batch 256 runs our op-by-op runtime on the whole batch at
+once, litert with its input resized to 256 when the model
+allows it, and tflite-micro (batch-1 arena) as 256 invocations. Every row
+says whether each side's outputs on the timed inputs were bit-exact with
+tflite-micro's (measured in the run, every output byte compared).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -35,20 +42,38 @@ SHARED = Path(os.environ.get("TINYKWS_SHARED", Path(__file__).resolve().parents[
 MODEL = SHARED / "reference_models" / "tiny_conv_int8.tflite"
 
 
-def _litert(model: bytes, reference: bool, batch: int = 1):
+# ai-edge-litert's resolvers: name -> litert_runner keywords.
+LITERT = {"litert XNNPACK": dict(reference=False),
+          "litert no delegate": dict(reference=False, delegates=False),
+          "litert BUILTIN_REF": dict(reference=True)}
+
+
+def _litert(model: bytes, batch: int, **kind):
     from tinykws.tflite.interpreters import litert_runner
 
-    return litert_runner(model, reference, batch, threads=1)
+    threads = int(os.environ.get("OMP_NUM_THREADS", "1"))  # ``--threads``, 1 by default
+    return litert_runner(model, batch=batch, threads=threads, **kind)
 
 
-def _tflm(model: bytes):
-    from tinykws.tflite.interpreters import tflm_runner
-
-    return tflm_runner(model)
+def _rows(benchmark: str, ours: str, contenders: dict, inputs: list, expected: list,
+          repeats: int, target_s: float) -> list[dict]:
+    """Time ``contenders`` (name -> run(x)) alternately, each call taking the next of
+    ``inputs`` in turn; one row per peer against ``ours``, with both sides'
+    bit-exactness against ``expected`` (tflite-micro's output for each input)."""
+    exact = {name: all(np.array_equal(fn(x), e) for x, e in zip(inputs, expected))
+             for name, fn in contenders.items()}
+    t = compare({name: (lambda fn=fn, xs=itertools.cycle(inputs): fn(next(xs)))
+                 for name, fn in contenders.items()}, repeats=repeats, target_s=target_s)
+    return [row(benchmark, ours, name, t[ours], t[name], "s", False, batch=len(inputs[0]),
+                inputs_checked=sum(len(x) for x in inputs),
+                ours_bit_exact=exact[ours], peer_bit_exact=exact[name])
+            for name in contenders if name != ours]
 
 
 def run(quick: bool) -> list[dict]:
+    from kernels.int8_tiny_conv import FusedTinyConv
     from tinykws.int8.runtime import Int8Runtime
+    from tinykws.tflite.interpreters import tflm_runner
     from tinykws.tflite.reader import parse_tflite
 
     if not MODEL.is_file():
@@ -56,54 +81,33 @@ def run(quick: bool) -> list[dict]:
         return []
     model = MODEL.read_bytes()
     graph = parse_tflite(model)
-    ours = Int8Runtime(graph)
-    loops = Int8Runtime(graph, gemm=False)
+    ours, loops = Int8Runtime(graph), Int8Runtime(graph, gemm=False)
     rng = np.random.default_rng(0)
-    x1 = rng.integers(-128, 128, (1, 49, 40, 1), dtype=np.int8)  # (1, 49, 40, 1) int8
     x256 = rng.integers(-128, 128, (256, 49, 40, 1), dtype=np.int8)  # (256, 49, 40, 1) int8
+    singles = [x[None] for x in x256]  # the same inputs one by one, each (1, 49, 40, 1) int8
     repeats = 5 if quick else 21
+    tflm = tflm_runner(model)
 
-    peers = {"ours, loop kernels (gemm=False)": loops.run,
-             "litert XNNPACK": _litert(model, reference=False),
-             "litert BUILTIN_REF": _litert(model, reference=True),
-             "tflite-micro": _tflm(model)}
-    # Same numbers first: every bit-exact contender agrees with tflite-micro.
-    for name in ("ours, loop kernels (gemm=False)", "litert BUILTIN_REF", "tflite-micro"):
-        assert np.array_equal(ours.run(x1), peers[name](x1)), name
-    t1 = compare({"ours": lambda: ours.run(x1),
-                  **{name: (lambda fn=fn: fn(x1)) for name, fn in peers.items()}},
-                 repeats=repeats)
-    rows = [row("TinyConv int8 latency, batch 1", "ours (numba + GEMM)", name, t1["ours"], t1[name],
-                "s", False) for name in peers]
+    def tflm_each(x):  # tflite-micro's arena holds one example
+        return np.concatenate([tflm(example[None]) for example in x])
 
-    # The fused batch-1 path: the whole graph in one pass, buffers allocated once.
-    from kernels.int8_tiny_conv import FusedTinyConv
+    batch1 = {"ours, fused": FusedTinyConv(graph).run, "ours, op by op": ours.run,
+              "ours, loop kernels (gemm=False)": loops.run,
+              **{name: _litert(model, 1, **kind) for name, kind in LITERT.items()},
+              "tflite-micro": tflm}
+    rows = _rows("TinyConv int8 latency, batch 1", "ours, fused", batch1, singles,
+                 [tflm(x) for x in singles], repeats, 0.02)
 
-    fused = FusedTinyConv(graph)
-    assert np.array_equal(fused.run(x1), peers["tflite-micro"](x1))
-    fused_peers = {name: peers[name] for name in ("litert XNNPACK", "tflite-micro")}
-    fused_peers["ours, op by op"] = ours.run
-    tf = compare({"fused": lambda: fused.run(x1),
-                  **{name: (lambda fn=fn: fn(x1)) for name, fn in fused_peers.items()}},
-                 repeats=repeats)
-    rows += [row("TinyConv int8 latency, batch 1", "ours, fused", name, tf["fused"], tf[name],
-                 "s", False) for name in fused_peers]
-
-    batch_peers = {"ours, loop kernels (gemm=False)": lambda: loops.run(x256),
-                   "tflite-micro x256": lambda: [peers["tflite-micro"](x[None]) for x in x256]}
-    for name, reference in (("litert XNNPACK", False), ("litert BUILTIN_REF", True)):
+    batch256 = {"ours, op by op": ours.run, "ours, loop kernels (gemm=False)": loops.run}
+    for name, kind in LITERT.items():
         try:
-            batched = _litert(model, reference=reference, batch=256)
-            if reference:  # the batched reference kernels are bit-exact too
-                assert np.array_equal(batched(x256), ours.run(x256)), name
-            batch_peers[f"{name} batch 256"] = lambda fn=batched: fn(x256)
+            batch256[f"{name} batch 256"] = _litert(model, 256, **kind)
         except (RuntimeError, ValueError):  # model cannot be resized: loop instead
-            batch_peers[f"{name} x256"] = (
-                lambda fn=peers[name]: [fn(x[None]) for x in x256])
-    t256 = compare({"ours": lambda: ours.run(x256), **batch_peers},
-                   repeats=max(3, repeats // 3), target_s=0.05)
-    rows += [row("TinyConv int8, batch 256", "ours (numba + GEMM)", name, t256["ours"], t256[name],
-                 "s", False) for name in batch_peers]
+            batch256[f"{name} x256"] = lambda x, fn=batch1[name]: np.concatenate(
+                [fn(example[None]) for example in x])
+    batch256["tflite-micro x256"] = tflm_each
+    rows += _rows("TinyConv int8, batch 256", "ours, op by op", batch256, [x256],
+                  [tflm_each(x256)], max(3, repeats // 3), 0.05)
     return rows
 
 

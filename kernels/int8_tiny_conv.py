@@ -15,6 +15,12 @@ optional SOFTMAX — allocates its buffers once, and per call:
 3. applies TFLM's per-channel output stage, then the FULLY_CONNECTED and
    SOFTMAX kernels on the flattened (NHWC) activations.
 
+``FusedTinyConv(graph, sparse=True)`` is the same graph for pruned weights:
+the convolution and the FULLY_CONNECTED visit only their nonzero weights
+(:mod:`kernels.int8_sparse`, compressed rows built once here), with the same
+output stages, so the same bits; ``benchmarks/sparse.py`` measures from which
+sparsity that is faster than the dense GEMM path.
+
 The parameters (multipliers, shifts, offsets, padding) come from
 ``Int8Runtime``'s own preparation, so the bits are the runtime's, which the
 tests hold equal to tflite-micro's.
@@ -28,6 +34,7 @@ from numba import njit
 from kernels.int8_conv_gemm import output_stage
 from kernels.int8_fully_connected import fully_connected
 from kernels.int8_softmax import softmax
+from kernels.int8_sparse import conv_per_channel_csr, fully_connected_csr
 from tinykws.errors import TinyKWSError
 
 
@@ -50,10 +57,15 @@ def fill_im2col(x, cols, input_offset, filter_height, filter_width, stride_h, st
 
 
 class FusedTinyConv:
-    """Batch-1 int8 TinyConv in one pass; ``run(x (1, H, W, 1) int8) -> (1, K) int8``."""
+    """Batch-1 int8 TinyConv in one pass; ``run(x (1, H, W, 1) int8) -> (1, K) int8``.
 
-    def __init__(self, graph):
+    ``sparse=True`` skips zero weights (for magnitude-pruned models); the
+    outputs are the same bits either way.
+    """
+
+    def __init__(self, graph, sparse: bool = False):
         from tinykws.int8.runtime import Int8Runtime
+        from tinykws.int8.sparse import to_csr
 
         names = [op.op for op in graph.operators]
         if (names[:3] not in (["CONV_2D", "RESHAPE", "FULLY_CONNECTED"],
@@ -75,11 +87,20 @@ class FusedTinyConv:
         self.input_shape = tuple(in_t.shape[1:])
         self.cols = np.zeros((c["out_h"] * c["out_w"], self.kh * self.kw), np.float32)
         self.acc = np.empty((c["out_h"] * c["out_w"], weights.shape[1]), np.float32)
+        self.sparse = sparse
+        if sparse:
+            if self.fc["filter_offset"] != 0:
+                raise TinyKWSError("the sparse path needs symmetric FULLY_CONNECTED weights")
+            # (C_out, KH, KW, 1) in CONV_2D's layout, whichever op the graph has.
+            self.conv_csr = to_csr(self.conv.get("conv_filters", self.conv["filters"]))
+            self.fc_csr = to_csr(self.fc["filters"])
 
     def run(self, x: np.ndarray) -> np.ndarray:
         if x.shape != (1, *self.input_shape) or x.dtype != np.int8:
             raise TinyKWSError(f"input must be (1, {', '.join(map(str, self.input_shape))}) int8")
         c, f = self.conv, self.fc
+        if self.sparse:
+            return self._finish(self._run_sparse(x))
         fill_im2col(x[0, :, :, 0], self.cols, c["input_offset"], self.kh, self.kw, c["stride_h"],
                     c["stride_w"], c["pad_h"], c["pad_w"], c["out_h"], c["out_w"])
         np.dot(self.cols, self.weights, out=self.acc)  # exact integer sums
@@ -89,6 +110,24 @@ class FusedTinyConv:
                                  f["filter_offset"], f["output_offset"], f["output_multiplier"],
                                  f["output_shift"], f["output_activation_min"],
                                  f["output_activation_max"])
+        return self._finish(logits)
+
+    def _run_sparse(self, x: np.ndarray) -> np.ndarray:
+        """Logits (1, K) int8 from the CSR convolution and FULLY_CONNECTED kernels."""
+        c, f, w, v = self.conv, self.fc, self.conv_csr, self.fc_csr
+        h = conv_per_channel_csr(x, w.values, w.indices, w.segments, self.kh, self.kw, c["bias"],
+                                 c["input_offset"], c["output_offset"], c["output_multiplier"],
+                                 c["output_shift"], c["output_activation_min"],
+                                 c["output_activation_max"], c["stride_h"], c["stride_w"],
+                                 c["pad_h"], c["pad_w"], c["out_h"], c["out_w"], c["dilation_h"],
+                                 c["dilation_w"])  # (1, out_h, out_w, C_out) int8
+        return fully_connected_csr(h.reshape(1, -1), v.values, v.indices, v.segments, f["bias"],
+                                   f["input_offset"], f["output_offset"], f["output_multiplier"],
+                                   f["output_shift"], f["output_activation_min"],
+                                   f["output_activation_max"])
+
+    def _finish(self, logits: np.ndarray) -> np.ndarray:
+        """SOFTMAX of the logits when the graph ends with one."""
         if self.softmax is None:
             return logits
         s = self.softmax

@@ -7,6 +7,9 @@ WAV files are assembled here from ``struct`` (RIFF header, ``fmt `` and
 (truncated, empty, NaN, odd formats) can be made on purpose. Likewise
 .tflite files are patched through the ``flatbuffers`` package's generic
 table reader, not through tinykws's own.
+
+Also one check shared by the fused int8 paths' tests:
+:func:`assert_fused_equals_tflite_micro`.
 """
 
 from __future__ import annotations
@@ -115,6 +118,25 @@ def train_tiny_run(root: Path, steps: int = 80) -> tuple[Path, Path]:
     assert main(["train", "--data", str(data), "--out", str(root / "run"), "--steps", str(steps),
                  "--eval-every", str(steps // 2), "--batch-size", "32", "--schedule", "adam"]) == 0
     return data, root / "run"
+
+
+def assert_fused_equals_tflite_micro(blob: bytes, n: int = 40, sparse: bool = False) -> None:
+    """``FusedTinyConv`` (dense or sparse) gives tflite-micro's output bytes on ``n``
+    random (1, 49, 40, 1) int8 inputs of the model ``blob``; skips without tflite-micro."""
+    import pytest
+
+    from kernels.int8_tiny_conv import FusedTinyConv
+    from tinykws.tflite.reader import parse_tflite
+
+    tflm = pytest.importorskip("tflite_micro", reason="tflite-micro not installed").runtime
+    fused = FusedTinyConv(parse_tflite(blob), sparse=sparse)
+    interpreter = tflm.Interpreter.from_bytes(blob)
+    rng = np.random.default_rng(len(blob))
+    for _ in range(n):
+        x = rng.integers(-128, 128, (1, 49, 40, 1)).astype(np.int8)
+        interpreter.set_input(x, 0)
+        interpreter.invoke()
+        np.testing.assert_array_equal(fused.run(x), interpreter.get_output(0))
 
 
 # Field numbers of schema.fbs (a field's vtable entry is at 4 + 2 * number).

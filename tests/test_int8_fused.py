@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from fixtures import assert_fused_equals_tflite_micro
 
 from kernels.int8_tiny_conv import FusedTinyConv
 from tinykws.convert.ptq import quantize_model
@@ -11,24 +12,13 @@ from tinykws.nn.model import tiny_conv
 from tinykws.tflite.reader import parse_tflite, read_tflite
 from tinykws.tflite.writer import serialize_tflite
 
-tflm = pytest.importorskip("tflite_micro", reason="tflite-micro not installed").runtime
+pytest.importorskip("tflite_micro", reason="tflite-micro not installed")
 NAMES = ["tiny_conv_int8.tflite", "tiny_conv_int8_fc_per_tensor.tflite", "tiny_conv_int8_logits.tflite"]
-
-
-def _check(blob: bytes, n: int = 40):
-    fused = FusedTinyConv(parse_tflite(blob))
-    interpreter = tflm.Interpreter.from_bytes(blob)
-    rng = np.random.default_rng(len(blob))
-    for _ in range(n):
-        x = rng.integers(-128, 128, (1, 49, 40, 1)).astype(np.int8)
-        interpreter.set_input(x, 0)
-        interpreter.invoke()
-        np.testing.assert_array_equal(fused.run(x), interpreter.get_output(0))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_fused_path_equals_tflite_micro_on_reference_models(reference_models_dir, name):
-    _check((reference_models_dir / name).read_bytes())
+    assert_fused_equals_tflite_micro((reference_models_dir / name).read_bytes())
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -40,7 +30,7 @@ def test_fused_path_equals_tflite_micro_on_our_depthwise_models(seed):
     calibration = rng.uniform(0, 26, (100, 49, 40, 1)).astype(np.float32)
     blob = serialize_tflite(quantize_model(model, calibration))
     assert [op.op for op in parse_tflite(blob).operators][0] == "DEPTHWISE_CONV_2D"
-    _check(blob)
+    assert_fused_equals_tflite_micro(blob)
 
 
 def test_fused_path_equals_the_op_by_op_runtime_on_feature_like_inputs(reference_models_dir):

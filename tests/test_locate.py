@@ -36,3 +36,23 @@ def test_with_no_way_to_get_data_the_error_lists_all_three(tmp_path, monkeypatch
         locate.resolve_data()
     message = str(err.value)
     assert "--data" in message and "--download" in message and "espeakng-loader" in message
+
+
+def test_a_yes_when_asked_downloads_into_the_cache(tmp_path, monkeypatch):
+    from tinykws.data import download
+
+    monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
+    fetched = []
+    monkeypatch.setattr(download, "download_speech_commands",
+                        lambda folder, progress=True: fetched.append(folder) or folder)
+    questions = []
+    source = locate.resolve_data(ask=lambda q: questions.append(q) or True)
+    assert source.kind == "download" and fetched == [tmp_path / locate.SPEECH_COMMANDS_DIR]
+    assert "2.3 GB" in questions[0]
+
+
+def test_a_no_when_asked_falls_back_to_the_synthetic_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
+    monkeypatch.setattr(synth, "synthesizer_available", lambda: False)
+    with pytest.raises(TinyKWSError, match="no data"):  # no synthesizer either: the error
+        locate.resolve_data(ask=lambda q: False)

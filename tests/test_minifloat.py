@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tinykws.quant.fake_quant import fake_quant_minifloat
@@ -32,6 +32,8 @@ def _brute_force(x: float, fmt: MinifloatFormat) -> float:
 
 @settings(max_examples=400)
 @given(st.sampled_from(STUDY_FORMATS), st.floats(-600, 600, allow_nan=False))
+@example("E2M0", 3.0)  # a tie between 2 and 4: the even code is 2's (no mantissa bits)
+@example("E3M0", -0.75)  # between 0.5 (code 2) and 1 (code 3)
 def test_rounding_picks_the_nearest_value_ties_to_even(name, x):
     fmt = parse_format(name)
     assert minifloat_round(np.array([x]), fmt)[0] == _brute_force(x, fmt)

@@ -56,8 +56,49 @@ def test_conv2d_backward_matches_finite_differences(data):
     h, w = data.draw(st.integers(kh, 7)), data.draw(st.integers(kw, 7))
     n = data.draw(st.integers(1, 2))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
-    layer = Conv2D(cin, cout, (kh, kw), (sh, sw), padding, groups)
+    numba = data.draw(st.booleans())  # ungrouped layers: Numba kernels or the im2col reference
+    layer = Conv2D(cin, cout, (kh, kw), (sh, sw), padding, groups, numba=numba)
     check_layer(layer, rng.normal(0, 1, (n, h, w, cin)), rng)
+
+
+def _conv_pass(layer, x, w, b, dy):
+    layer.params = {"weight": w, "bias": b}
+    y = layer.forward(x, training=True)
+    dx = layer.backward(dy)
+    return y, dx, layer.grads["weight"], layer.grads["bias"]
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_conv2d_numba_kernels_equal_the_im2col_reference(data):
+    """Forward, dx, dw and db of the Numba path match im2col + BLAS to float32 rounding."""
+    cin, cout = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 9))
+    kh, kw = data.draw(st.integers(1, 10)), data.draw(st.integers(1, 8))
+    sh, sw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    padding = data.draw(st.sampled_from(["SAME", "VALID"]))
+    h, w = data.draw(st.integers(kh, 20)), data.draw(st.integers(kw, 20))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    x = rng.normal(0, 1, (data.draw(st.integers(1, 3)), h, w, cin)).astype(np.float32)
+    weight = rng.normal(0, 1, (cout, kh, kw, cin)).astype(np.float32)
+    bias = rng.normal(0, 1, cout).astype(np.float32)
+    layers = [Conv2D(cin, cout, (kh, kw), (sh, sw), padding, numba=numba)
+              for numba in (True, False)]
+    dy = rng.normal(0, 1, (x.shape[0], *layers[0].output_shape(x.shape[1:]))).astype(np.float32)
+    fast, reference = (_conv_pass(layer, x, weight, bias, dy) for layer in layers)
+    for got, expected in zip(fast, reference):
+        assert got.dtype == expected.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_conv2d_numba_kernels_equal_the_reference_on_a_tiny_conv_batch():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (20, 49, 40, 1)).astype(np.float32)
+    weight = rng.normal(0, 0.01, (8, 10, 8, 1)).astype(np.float32)
+    bias = rng.normal(0, 0.01, 8).astype(np.float32)
+    layers = [Conv2D(1, 8, (10, 8), (2, 2), "SAME", numba=numba) for numba in (True, False)]
+    dy = rng.normal(0, 1, (20, 25, 20, 8)).astype(np.float32)
+    for got, expected in zip(*(_conv_pass(layer, x, weight, bias, dy) for layer in layers)):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
 @settings(max_examples=20)

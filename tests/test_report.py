@@ -6,10 +6,16 @@ from fixtures import make_test_set, make_training_set
 from tinykws.report.build import ReportSettings, build_report
 
 
+def _stage_result(root, name: str) -> dict:
+    (done,) = (root / "stages").glob(f"{name}-*/done.json")
+    return json.loads(done.read_text())["result"]
+
+
 def test_report_builds_then_reuses_every_stage(tmp_path):
     data = make_training_set(tmp_path / "data", {"yes": 50, "no": 50, "up": 15})
     real = make_test_set(tmp_path / "real", words=("yes", "no"), n_speakers=4, n_silence=2)
-    settings = ReportSettings(tmp_path / "report", data=str(data), real=str(real), train_steps=20)
+    settings = ReportSettings(tmp_path / "report", data=str(data), real=str(real), quick=True,
+                              train_steps=20, finetune_steps=4)
     index = build_report(settings, progress=False)
     text = index.read_text()
     manifest = json.loads((tmp_path / "report" / "manifest.json").read_text())
@@ -18,7 +24,18 @@ def test_report_builds_then_reuses_every_stage(tmp_path):
     # the numbers in the text are the stage's numbers
     assert f"| testing | {100 * metrics['accuracy']['testing']:.1f} % |" in text
     assert "676,004" in text and "16,652" in text
-    assert "## Real speech" in text and "## In-field test" in text and "## Int8 model" in text
+    for section in ("Int8 model", "CPU time per 1 s clip", "Estimated on the microcontroller",
+                    "Quantization: 2 to 8 bits", "Pruning", "In-field test", "Real speech"):
+        assert f"## {section}" in text
+    quant = _stage_result(tmp_path / "report", "quant")
+    assert set(quant["ptq"]) == set(quant["qat"]) == {str(b) for b in range(2, 9)}
+    q8 = f"| 8 | {100 * quant['ptq']['8']['testing_accuracy']:.1f} % | {100 * quant['qat']['8']['testing_accuracy']:.1f} % |"
+    assert q8 in text
+    prune = _stage_result(tmp_path / "report", "prune")
+    assert len(prune["unstructured"]) == 12 and len(prune["structured"]) == 14
+    assert f"| unpruned | {prune['baseline']['nonzero_params']:,} |" in text
+    mcu = _stage_result(tmp_path / "report", "mcu")
+    assert f"| network | {mcu['reference']['network_ms']:.1f} ms | {mcu['cmsis-nn']['network_ms']:.1f} ms |" in text
     for line in text.splitlines():
         if line.startswith("!["):
             assert (tmp_path / "report" / line.split("](")[1].rstrip(")")).is_file()

@@ -4,8 +4,8 @@
 
 1. a Speech Commands copy in the cache folder (``$TINYKWS_CACHE``, default
    ``~/.cache/tinykws``), as ``tinykws download`` leaves it;
-2. the official download, when the user asked for it (``--download``) — it is
-   2.3 GB, so never without asking;
+2. the official download, when the user asked for it (``--download``) or
+   answered yes when asked on a terminal — it is 2.3 GB, so never without asking;
 3. a synthetic keyword set rendered by :mod:`tinykws.data.synth` into the cache
    folder (offline, a minute or two);
 4. otherwise an error that lists the three ways to get data.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from tinykws.errors import TinyKWSError
 
@@ -43,8 +44,14 @@ def _looks_like_speech_commands(folder: Path) -> bool:
 
 
 def resolve_data(data: str | os.PathLike | None = None, *, download: bool = False,
-                 synth_speakers: int = 160, progress: bool = True) -> DataSource:
-    """The data folder to use, following the order in the module docstring."""
+                 synth_speakers: int = 160, progress: bool = True,
+                 ask: Callable[[str], bool] | None = None) -> DataSource:
+    """The data folder to use, following the order in the module docstring.
+
+    ``ask(question) -> bool``, when given, is asked before downloading if no
+    copy is cached and ``download`` is not set (the CLI asks on a terminal;
+    a script or CI never waits for an answer).
+    """
     if data is not None:
         path = Path(data)
         if not path.is_dir():
@@ -53,6 +60,9 @@ def resolve_data(data: str | os.PathLike | None = None, *, download: bool = Fals
     cached = cache_dir() / SPEECH_COMMANDS_DIR
     if _looks_like_speech_commands(cached):
         return DataSource(cached, "cache")
+    if not download and ask is not None:
+        download = ask(f"No Speech Commands copy in {cached}. Download the official archive "
+                       "(2.3 GB) now? Otherwise a synthetic set is rendered. [y/N] ")
     if download:
         from tinykws.data.download import download_speech_commands
 

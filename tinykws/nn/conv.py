@@ -21,11 +21,19 @@ so the convolution is one matrix product per group (BLAS does the work):
 ``y = cols @ w.T``. Backward is the chain rule through that product:
 ``dw = dy.T @ cols``, ``dcols = dy @ w``, and ``dx`` scatters ``dcols``
 back onto the input positions each row came from (col2im).
+
+That is the reference, and what grouped convolutions run. An ungrouped
+layer (TinyConv's) computes ``y`` and ``dw`` with the Numba kernels of
+:mod:`kernels.float_conv` instead: the same sums without writing the im2col
+matrix, which for TinyConv costs more than the product itself. The results
+agree to float32 rounding; ``numba=False`` keeps the reference path.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from kernels.float_conv import conv2d_forward, conv2d_weight_grad
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
@@ -50,11 +58,13 @@ class Conv2D:
     """Convolution layer with weight ``(O, KH, KW, C // groups)`` and bias ``(O,)``."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int],
-                 stride: tuple[int, int] = (1, 1), padding: str = "SAME", groups: int = 1):
+                 stride: tuple[int, int] = (1, 1), padding: str = "SAME", groups: int = 1,
+                 numba: bool = True):
         if in_channels % groups or out_channels % groups:
             raise ValueError("groups must divide both in_channels and out_channels")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel, self.stride, self.padding, self.groups = tuple(kernel), tuple(stride), padding, groups
+        self.numba = numba and groups == 1  # the kernels of kernels.float_conv (see module doc)
         kh, kw = self.kernel
         self.params = {"weight": np.zeros((out_channels, kh, kw, in_channels // groups), np.float32),
                        "bias": np.zeros(out_channels, np.float32)}
@@ -75,18 +85,20 @@ class Conv2D:
                 "kernel": list(self.kernel), "stride": list(self.stride), "padding": self.padding,
                 "groups": self.groups}
 
+    def _pads(self, h: int, w: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """``(out, pad_before, pad_after)`` along height and along width."""
+        return (output_size(h, self.kernel[0], self.stride[0], self.padding),
+                output_size(w, self.kernel[1], self.stride[1], self.padding))
+
     def output_shape(self, input_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-        h, w, _ = input_shape
-        oh = output_size(h, self.kernel[0], self.stride[0], self.padding)[0]
-        ow = output_size(w, self.kernel[1], self.stride[1], self.padding)[0]
+        (oh, _, _), (ow, _, _) = self._pads(*input_shape[:2])
         return oh, ow, self.out_channels
 
     def _im2col(self, x: np.ndarray):
         n, h, w, c = x.shape
         kh, kw = self.kernel
         sh, sw = self.stride
-        oh, top, bottom = output_size(h, kh, sh, self.padding)
-        ow, left, right = output_size(w, kw, sw, self.padding)
+        (oh, top, bottom), (ow, left, right) = self._pads(h, w)
         xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))  # (N, H+, W+, C)
         s = xp.strides
         cols = np.lib.stride_tricks.as_strided(
@@ -95,6 +107,8 @@ class Conv2D:
         return cols, xp.shape, (top, left)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if self.numba:
+            return self._forward_numba(x)
         n = x.shape[0]
         cols, padded_shape, offset = self._im2col(x)
         _, oh, ow, kh, kw, c = cols.shape
@@ -110,17 +124,35 @@ class Conv2D:
         self._cache = (group_cols, x.shape, padded_shape, offset, (oh, ow), w)
         return y.reshape(n, oh, ow, self.out_channels) + self.params["bias"]
 
+    def _forward_numba(self, x: np.ndarray) -> np.ndarray:
+        """``forward`` of an ungrouped layer by :func:`kernels.float_conv.conv2d_forward`."""
+        (oh, top, bottom), (ow, left, right) = self._pads(x.shape[1], x.shape[2])
+        weight = self.effective_weight()  # (O, KH, KW, C)
+        y, phases = conv2d_forward(np.ascontiguousarray(x), np.ascontiguousarray(weight),
+                                   self.params["bias"].astype(x.dtype), self.stride[0],
+                                   self.stride[1], top, left, oh, ow)  # y: (N, OH, OW, O)
+        n, h, w, c = x.shape
+        padded_shape = (n, h + top + bottom, w + left + right, c)
+        # The cache backward reads: the input's stride phases stand in for the im2col matrix.
+        self._cache = (phases, x.shape, padded_shape, (top, left), (oh, ow),
+                       weight.reshape(1, self.out_channels, -1))
+        return y
+
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grads``; return ``dx`` unless the caller (a first layer) needs none."""
-        group_cols, x_shape, padded_shape, (top, left), (oh, ow), weight = self._cache
+        # saved: the im2col matrix of each group, or with numba the input's stride phases.
+        saved, x_shape, padded_shape, (top, left), (oh, ow), weight = self._cache
         n, h, w_, c = x_shape
         kh, kw = self.kernel
         sh, sw = self.stride
         g, cg, og = self.groups, c // self.groups, self.out_channels // self.groups
         dy_g = dy.reshape(n * oh * ow, g, og)  # (M, G, Og)
-        dweight = np.empty_like(weight)
-        for gi in range(g):
-            dweight[gi] = dy_g[:, gi, :].T @ group_cols[gi]  # (Og, K)
+        if self.numba:
+            dweight = conv2d_weight_grad(saved, np.ascontiguousarray(dy), kh, kw)
+        else:
+            dweight = np.empty_like(weight)
+            for gi in range(g):
+                dweight[gi] = dy_g[:, gi, :].T @ saved[gi]  # (Og, K)
         dweight = dweight.reshape(self.params["weight"].shape)
         if self.weight_quant is not None:
             dweight = self.weight_quant.backward(dweight)

@@ -61,7 +61,7 @@ class ReLU:
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._mask = x > 0
-        return np.where(self._mask, x, 0).astype(x.dtype)
+        return np.maximum(x, 0)  # keeps x's dtype (0 is a Python scalar)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy * self._mask

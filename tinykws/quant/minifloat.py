@@ -84,7 +84,16 @@ def minifloat_round(x: np.ndarray, fmt: MinifloatFormat) -> np.ndarray:
     e = np.floor(np.log2(np.maximum(a, fmt.min_subnormal)))
     e = np.maximum(e, 1 - fmt.bias)
     quantum = 2.0 ** (e - fmt.mantissa_bits)
-    r = np.minimum(np.round(a / quantum) * quantum, fmt.max_value)  # np.round: half to even
+    q = a / quantum  # exact: quantum is a power of two
+    k = np.floor(q)
+    # Bit patterns are consecutive along the grid: the lower neighbour k * quantum
+    # has the magnitude code (e + bias - 1) * 2^M + k (subnormals included), the
+    # upper one that plus one. A tie goes to the even code. With M >= 1 that is
+    # the parity of k (what np.round's half-to-even does); with M = 0 the code's
+    # last bit is the exponent's, so 3 rounds to 2 (code 2) in E2M0, not to 4.
+    code = (e + fmt.bias - 1) * 2.0 ** fmt.mantissa_bits + k
+    up = (q - k > 0.5) | ((q - k == 0.5) & (code % 2 == 1))
+    r = np.minimum((k + up) * quantum, fmt.max_value)
     return np.sign(x) * r
 
 

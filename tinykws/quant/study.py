@@ -36,6 +36,7 @@ from tinykws.errors import TinyKWSError
 from tinykws.int8.runtime import Int8Runtime
 from tinykws.quant import qat
 from tinykws.quant.minifloat import STUDY_FORMATS, parse_format
+from tinykws.resume import load_partial
 from tinykws.train.finetune import FinetuneConfig, finetune
 from tinykws.train.metrics import accuracy, predict
 
@@ -82,17 +83,17 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
     ``real`` names a folder in the canonical test-set layout (real speech):
     every model is also scored on its test clips.
     """
-    from tinykws.train.evaluate import calibration_set, open_run
+    from tinykws.train.evaluate import calibration_set, open_run, real_test_set
 
     out = Path(out)
     model, meta, pipeline = open_run(run, data, resplit_salt)
     wanted = {"run": str(run), "data": meta["data_dir"], "resplit_salt": meta["resplit_salt"],
-              "real": real, **_jsonable(asdict(settings))}
-    result = _load_partial(out / "quant.json", wanted)
+              "real": real, **asdict(settings)}
+    result = load_partial(out / "quant.json", wanted, {"ptq": {}, "qat": {}, "minifloat": {}})
     x_cal = calibration_set(pipeline, settings.calibration)
     splits = {"validation": pipeline.split_arrays("validation"), "testing": pipeline.split_arrays("testing")}
     if real is not None:
-        splits["real"] = _real_test_set(real, meta["labels"])
+        splits["real"] = real_test_set(real, meta["labels"])
 
     def save():
         write_json(out / "quant.json", result)
@@ -154,37 +155,3 @@ def _qat_entry(model, pipeline, x_cal, bits, settings, splits, out: Path, progre
         entry["tflite_bytes"] = len(blob)
         entry["tflm"] = check_against_tflm(blob, float_to_int8_input(splits["testing"][0]))
     return entry
-
-
-def _real_test_set(folder: str, labels: list[str]):
-    from tinykws.data.pipeline import FeaturePipeline
-    from tinykws.data.speech_commands import index_speech_commands
-
-    index = index_speech_commands(folder, tuple(labels[2:]))
-    if tuple(index.labels) != tuple(labels):
-        raise TinyKWSError(f"real-speech labels {index.labels} differ from the model's {labels}")
-    return FeaturePipeline(index).split_arrays("testing")
-
-
-def _jsonable(d: dict) -> dict:
-    import json
-
-    return json.loads(json.dumps(d))
-
-
-def _load_partial(path: Path, wanted: dict) -> dict:
-    """An unfinished study with the same settings, or a fresh one."""
-    import json
-
-    fresh = {"settings": wanted, "ptq": {}, "qat": {}, "minifloat": {}}
-    if not path.exists():
-        return fresh
-    try:
-        old = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        raise TinyKWSError(f"{path} exists but is not a readable quant.json; remove it") from None
-    if old.get("settings") != wanted:
-        raise TinyKWSError(f"{path} holds a study with other settings; choose another --out "
-                           "or remove it")
-    old.pop("complete", None)
-    return old

@@ -1,9 +1,11 @@
 """Build the report: run (or reuse) each stage, then write index.md, index.html, manifest.json.
 
-Every number in the text comes from a stage's result; nothing is typed in.
-Stages so far: data, features, size, training, int8 conversion, an in-field
-streaming test, and evaluation on real speech.
-(Conversion, quantization, pruning and benchmarks join as they land.)
+Every number in the text comes from a stage's result; nothing is typed in
+(:mod:`tinykws.report.render` turns results into Markdown). The stages, in
+the order of the assignment: data, features, size, training, int8
+conversion, CPU time per clip, the MCU estimate, the quantization study, the
+pruning study, an in-field streaming test and, with ``--real``, evaluation on
+real speech.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ import numpy as np
 from tinykws import __version__
 from tinykws.atomic import write_json, write_text
 from tinykws.report.html import markdown_to_html
+from tinykws.report.render import render
 from tinykws.report.stages import StageResult, run_stage
+
+# The quick profile's pruning levels: six sparsities across the cliff.
+QUICK_SPARSITIES = (0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
+CALIBRATION_CLIPS = 100  # PTQ calibration of every int8 model in the report
 
 
 @dataclass(frozen=True)
@@ -32,12 +39,24 @@ class ReportSettings:
     real: str | None = None  # a canonical test-set folder of real speech
     seed: int = 0
     train_steps: int | None = None  # overrides the profile's length (tests use a few steps)
+    finetune_steps: int | None = None  # overrides the studies' fine-tuning length
 
     @property
     def steps(self) -> int:
         if self.train_steps is not None:
             return self.train_steps
         return 600 if self.quick else 15000
+
+    @property
+    def study_steps(self) -> int:
+        """Fine-tuning steps of every QAT width and every pruned model."""
+        if self.finetune_steps is not None:
+            return self.finetune_steps
+        return 100 if self.quick else 600
+
+    @property
+    def timing_repeats(self) -> int:
+        return 20 if self.quick else 200
 
     @property
     def synth_speakers(self) -> int:
@@ -52,16 +71,22 @@ def data_fingerprint(root: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def build_report(s: ReportSettings, progress: bool = True) -> Path:
+def build_report(s: ReportSettings, progress: bool = True, ask=None) -> Path:
+    """Run every stage (reusing finished ones) and write the report; returns ``index.md``.
+
+    ``ask(question) -> bool`` is consulted before downloading the data set
+    when no copy is found (the CLI asks on a terminal).
+    """
     from tinykws.data.locate import resolve_data
     from tinykws.data.speech_commands import index_speech_commands
 
     started = time.perf_counter()
     out = Path(s.out)
     source = resolve_data(s.data, download=s.download, synth_speakers=s.synth_speakers,
-                          progress=progress)
+                          progress=progress, ask=ask)
     index = index_speech_commands(source.path, s.words)
     fingerprint = data_fingerprint(source.path)
+    real_fingerprint = data_fingerprint(Path(s.real)) if s.real else None
     base = {"data": fingerprint, "words": list(s.words), "seed": s.seed}
     stages: list[StageResult] = []
 
@@ -74,28 +99,36 @@ def build_report(s: ReportSettings, progress: bool = True) -> Path:
 
     clip = next((e.path for e in index.splits["testing"] + index.splits["training"]
                  if e.path and e.word == s.words[0]), None)
-    features = stage("features", {"clip": str(clip)}, lambda d: _features(clip, d))
-    size = stage("size", {"labels": len(index.labels)}, lambda d: _size(len(index.labels)))
-    training = stage("train", {"steps": s.steps, "dir": str(source.path)},
-                     lambda d: _train(source.path, s, d, progress))
-    converted = stage("convert", {"train": training.key, "calibration": 200},
-                      lambda d: _convert(training.dir, source.path, d))
-    infield = stage("infield", {"train": training.key, "clips": 60},
-                    lambda d: _infield(training.dir, source.path, s))
-    real = None
+    r = {}
+    r["features"] = stage("features", {"clip": str(clip)}, lambda d: _features(clip, d))
+    r["size"] = stage("size", {"labels": len(index.labels)}, lambda d: _size(len(index.labels)))
+    r["train"] = training = stage("train", {"steps": s.steps, "dir": str(source.path)},
+                                  lambda d: _train(source.path, s, d, progress))
+    r["convert"] = converted = stage("convert", {"train": training.key, "calibration": CALIBRATION_CLIPS},
+                                     lambda d: _convert(training.dir, source.path, d))
+    r["cpu"] = stage("cpu", {"convert": converted.key, "repeats": s.timing_repeats},
+                     lambda d: _cpu_breakdown(converted.dir / "model.tflite", s.timing_repeats))
+    r["mcu"] = stage("mcu", {"convert": converted.key},
+                     lambda d: _mcu(converted.dir / "model.tflite"))
+    study = {"train": training.key, "steps": s.study_steps, "real": real_fingerprint}
+    r["quant"] = stage("quant", study, lambda d: _quant(training.dir, source.path, s, d, progress))
+    r["prune"] = stage("prune", {**study, "repeats": s.timing_repeats,
+                                 "sparsities": list(_sparsities(s))},
+                       lambda d: _prune(training.dir, source.path, s, d, progress))
+    r["infield"] = stage("infield", {"train": training.key, "clips": 60},
+                         lambda d: _infield(training.dir, source.path, s))
     if s.real:
-        real = stage("real_eval", {"train": training.key, "real": str(s.real),
-                                   "real_data": data_fingerprint(Path(s.real))},
-                     lambda d: _real_eval(training.dir, s.real))
-    counts = index.counts()
-    markdown = render(s, source, index.labels, counts, features, size, training, converted,
-                      infield, real)
+        r["real"] = stage("real_eval", {"train": training.key, "real": str(s.real),
+                                        "real_data": real_fingerprint},
+                          lambda d: _real_eval(training.dir, s.real))
+    markdown = render(s, source, index.labels, index.counts(), r)
     write_text(out / "index.md", markdown)
     write_text(out / "index.html", markdown_to_html(markdown))
     write_json(out / "manifest.json", {
         "tinykws": __version__, "python": platform.python_version(), "numpy": np.__version__,
         "settings": {k: str(v) for k, v in vars(s).items()}, "data": str(source.path),
         "data_kind": source.kind, "data_fingerprint": fingerprint,
+        "real_data_fingerprint": real_fingerprint,
         "stages": [{"name": r.name, "key": r.key, "seconds": r.seconds, "cached": r.cached}
                    for r in stages],
         "wall_seconds": time.perf_counter() - started,
@@ -140,7 +173,68 @@ def _train(data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
 def _convert(train_dir: Path, data: Path, work: Path) -> dict:
     from tinykws.convert.run import convert_run
 
-    return convert_run(train_dir, work, str(data), calibration=100)
+    return convert_run(train_dir, work, str(data), calibration=CALIBRATION_CLIPS)
+
+
+def _cpu_breakdown(model_path: Path, repeats: int) -> dict:
+    from benchmarks.breakdown import measure
+
+    return {"seconds": measure(model_path.read_bytes(), repeats=repeats)}
+
+
+def _mcu(model_path: Path) -> dict:
+    from tinykws.mcu.clip import clip_breakdown
+    from tinykws.mcu.estimate import estimate_model
+    from tinykws.size import NANO33_FLASH, NANO33_RAM
+    from tinykws.tflite.reader import parse_tflite
+
+    blob = model_path.read_bytes()
+    graph = parse_tflite(blob, "model.tflite")
+    labels = graph.tensors[graph.outputs[0]].shape[-1]
+    out = {"board": "Arduino Nano 33 BLE Sense (Cortex-M4F at 64 MHz)",
+           "flash_capacity_bytes": NANO33_FLASH, "ram_capacity_bytes": NANO33_RAM}
+    for kernels in ("reference", "cmsis-nn"):
+        est = estimate_model(graph, kernels, model_bytes=len(blob))
+        clip = clip_breakdown(est.network_ms, est.clock_hz, labels)
+        out[kernels] = {"preprocessing_ms": clip.preprocess_ms, "network_ms": est.network_ms,
+                        "postprocessing_ms": clip.postprocess_ms, "total_ms": clip.total_ms,
+                        "arena_bytes": est.arena_bytes, "ram_bytes": est.ram_bytes,
+                        "flash_bytes": est.flash_bytes}
+    return out
+
+
+def _quant(train_dir: Path, data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
+    from tinykws.plots.quant import save_quant_plots
+    from tinykws.quant.study import QuantStudySettings, run_quant_study
+    from tinykws.train.finetune import FinetuneConfig
+
+    settings = QuantStudySettings(calibration=CALIBRATION_CLIPS,
+                                  finetune=FinetuneConfig(steps=s.study_steps, seed=s.seed,
+                                                          eval_every=max(s.study_steps // 4, 1)))
+    result = run_quant_study(train_dir, work, settings, str(data), real=s.real, progress=progress)
+    plots = [p.name for p in save_quant_plots(result, work)]
+    for entry in result["qat"].values():
+        entry.pop("history", None)
+    return {**result, "plots": plots}
+
+
+def _sparsities(s: ReportSettings) -> tuple[float, ...]:
+    from tinykws.prune.study import UNSTRUCTURED_AMOUNTS
+
+    return QUICK_SPARSITIES if s.quick else UNSTRUCTURED_AMOUNTS
+
+
+def _prune(train_dir: Path, data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
+    from tinykws.plots.prune import save_prune_plots
+    from tinykws.prune.study import PruneStudySettings, run_prune_study
+    from tinykws.train.finetune import FinetuneConfig
+
+    settings = PruneStudySettings(
+        unstructured_amounts=_sparsities(s), timing_repeats=s.timing_repeats,
+        calibration=CALIBRATION_CLIPS,
+        finetune=FinetuneConfig(steps=s.study_steps, seed=s.seed, eval_every=max(s.study_steps // 4, 1)))
+    result = run_prune_study(train_dir, work, settings, str(data), real=s.real, progress=progress)
+    return {**result, "plots": [p.name for p in save_prune_plots(result, work)]}
 
 
 def _infield(train_dir: Path, data: Path, s: ReportSettings) -> dict:
@@ -157,77 +251,3 @@ def _real_eval(train_dir: Path, real: str) -> dict:
     from tinykws.train.evaluate import evaluate_run
 
     return evaluate_run(str(train_dir), real)
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
-def render(s, source, labels, counts, features, size, training, converted, infield, real) -> str:
-    rel = lambda r, name: f"{r.dir.relative_to(Path(s.out))}/{name}"  # noqa: E731
-    z = size.data
-    acc = training.data["accuracy"]
-    lines = [
-        "# tinykws report",
-        "",
-        f"Keywords: **{', '.join(s.words)}**. Data: `{source.path}` ({source.kind}). "
-        f"Profile: {'quick' if s.quick else 'full'}. tinykws {__version__}.",
-    ]
-    if source.synthetic or "synth" in str(source.path):
-        lines += ["", "The data is **synthetic speech**, much easier than real speech; see the "
-                  "real-speech evaluation below" + ("." if real else " (none given: pass --real DIR).")]
-    lines += ["", "## Data set", "", "| label | training | validation | testing |", "|---|---:|---:|---:|"]
-    for label in labels:
-        lines.append(f"| {label} | " + " | ".join(str(counts[sp][label]) for sp in
-                                                  ("training", "validation", "testing")) + " |")
-    lines += ["", "## Audio features", "",
-              f"One clip (`{Path(features.data['clip']).name}`): waveform, spectrum, spectrogram, "
-              f"log-mel, MFCC ({features.data['mfcc_shape'][1]} coefficients) and the TFLite-Micro "
-              f"frontend ({features.data['micro_shape'][0]} frames x {features.data['micro_shape'][1]} "
-              "channels).", ""]
-    lines += [f"![{name}]({rel(features, name)})" for name in features.data["plots"]]
-    lines += ["", "## Model size", "", "| layer | output | params | MACs | FLOPs |", "|---|---|---:|---:|---:|"]
-    for l in z["layers"]:
-        lines.append(f"| {l['name']} | {'x'.join(map(str, l['output_shape']))} | {l['params']:,} | "
-                     f"{l['macs']:,} | {l['flops']:,} |")
-    lines += [f"| total | | {z['params']:,} | {z['macs']:,} | {z['flops']:,} |", "",
-              f"- flash: {z['flash_float32_bytes']:,} B float32, about {z['flash_int8_bytes']:,} B int8 "
-              f"({z['flash_int8_percent_nano33']:.2f} % of the Nano 33 BLE Sense's 1 MB)",
-              f"- RAM: {z['ram_course_bytes']:,} B input + output (course convention); peak activations "
-              f"{z['ram_peak_float32_bytes']:,} B float32, {z['ram_peak_int8_bytes']:,} B int8",
-              f"- float CPU latency at batch 1: {1e6 * z['float_latency_batch1_seconds']:.0f} us (median)",
-              "", "## Training", "",
-              f"{training.data['config']['steps']:,} steps of {training.data['config']['optimizer']} "
-              f"(batch {training.data['config']['batch_size']}) in {training.data['wall_seconds']:.0f} s "
-              f"({training.data['steps_per_second']:.1f} steps/s); best validation at step "
-              f"{training.data['best_step']:,}.", "",
-              "| split | accuracy | examples |", "|---|---:|---:|"]
-    for split in ("training", "validation", "testing"):
-        lines.append(f"| {split} | {_pct(acc[split])} | {training.data['examples'][split]:,} |")
-    lines += ["", f"![curves]({rel(training, 'curves.png')})", "",
-              f"![confusion]({rel(training, 'confusion.png')})"]
-    c = converted.data
-    lines += ["", "## Int8 model", "",
-              f"Full-int8 post-training quantization ({c['calibration_clips']} calibration clips): "
-              f"`model.tflite` of **{c['model_bytes']:,} bytes** (TensorFlow's micro_speech model: "
-              f"{c['micro_speech_model_bytes']:,}), operators {', '.join(c['operators'])}, and the "
-              f"Arduino array `model.cc`.", "",
-              "| model | test accuracy |", "|---|---:|",
-              f"| float32 | {_pct(c['float_test_accuracy'])} |",
-              f"| int8 (bit-exact with tflite-micro) | {_pct(c['int8_test_accuracy'])} |"]
-    f = infield.data
-    fmt = lambda v: "-" if v is None else _pct(v)  # noqa: E731
-    lines += ["", "## In-field test", "",
-              f"A {f['duration_s'] / 60:.1f}-minute recording of test-split voices (never seen in "
-              f"training) with noisy gaps, streamed through micro_speech's recognizer (1 s average, "
-              f"threshold 200, 1.5 s suppression): {f['keywords_spoken']} keywords spoken, "
-              f"{f['hits']} detected, {f['false_alarms']} false alarms.", "",
-              "| precision | recall | false alarms per hour |", "|---:|---:|---:|",
-              f"| {fmt(f['precision'])} | {fmt(f['recall'])} | {f['false_alarms_per_hour']:.1f} |"]
-    if real:
-        r = real.data
-        lines += ["", "## Real speech", "",
-                  f"The same model on `{r['data']}` ({r['examples']:,} clips of real speakers): "
-                  f"**{_pct(r['accuracy'])}**.", "", "| label | accuracy |", "|---|---:|"]
-        lines += [f"| {k} | {'-' if v is None else _pct(v)} |" for k, v in r["per_class"].items()]
-    return "\n".join(lines) + "\n"

@@ -3,7 +3,9 @@
 - tflite-micro's Python interpreter: the ground truth for bit-exactness;
 - ai-edge-litert (TFLite) with ``reference=True``: its reference kernels
   (``BUILTIN_REF``), bit-exact with tflite-micro; with ``reference=False``
-  the default XNNPACK path, which is faster and not bit-exact.
+  the default XNNPACK path, which is faster and not bit-exact; with
+  ``reference=False, delegates=False`` TFLite's own optimised kernels
+  without XNNPACK (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``).
 
 Both are optional (the ``test`` extra); importing them happens on first use.
 """
@@ -30,11 +32,17 @@ def tflm_runner(model: bytes) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def litert_runner(model: bytes, reference: bool = True, batch: int = 1,
-                  threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
-    """ai-edge-litert with the reference kernels or XNNPACK, input resized to ``batch``."""
+                  threads: int = 1, delegates: bool = True) -> Callable[[np.ndarray], np.ndarray]:
+    """ai-edge-litert with the reference kernels, XNNPACK, or (``delegates=False``)
+    the optimised builtin kernels alone; input resized to ``batch``."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    if reference:
+        kind = OpResolverType.BUILTIN_REF
+    elif delegates:
+        kind = OpResolverType.AUTO
+    else:
+        kind = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     interpreter = Interpreter(model_content=model, num_threads=threads,
                               experimental_op_resolver_type=kind)
     in_index = interpreter.get_input_details()[0]["index"]
@@ -70,3 +78,37 @@ def check_against_tflm(model: bytes, x: np.ndarray) -> dict | None:
     ours = Int8Runtime(parse_tflite(model, "model.tflite")).run(x)  # (N, K) int8
     mismatches = sum(int(not np.array_equal(tflm(x[i:i + 1]), ours[i:i + 1])) for i in range(len(x)))
     return {"examples": int(len(x)), "bit_exact": mismatches == 0, "mismatches": mismatches}
+
+
+def tflm_arena_bytes(model: bytes) -> dict[str, int] | None:
+    """The tensor arena tflite-micro allocates for ``model``: ``{"total", "head", "tail"}``.
+
+    ``head`` is the planned activations and scratch, ``tail`` the persistent
+    bookkeeping. The Python interpreter has no getter for them: its
+    ``RecordingMicroAllocator`` prints them (from C++, to file descriptor 2),
+    so the report is caught by pointing that descriptor at a temporary file.
+    None without tflite-micro.
+    """
+    import os
+    import re
+    import sys
+    import tempfile
+
+    try:
+        from tflite_micro import runtime
+    except ImportError:
+        return None
+    interpreter = runtime.Interpreter.from_bytes(model)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as report:
+        os.dup2(report.fileno(), 2)
+        try:
+            interpreter.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        report.seek(0)
+        text = report.read().decode(errors="replace")
+    found = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text))
+    return {key: int(found[key]) for key in ("total", "head", "tail")}

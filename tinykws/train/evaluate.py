@@ -71,3 +71,15 @@ def calibration_set(pipeline, clips: int):
         raise TinyKWSError(f"only {len(x_train)} training clips for calibration; need {clips}")
     pick = np.random.default_rng(0).choice(len(x_train), clips, replace=False)
     return x_train[np.sort(pick)]  # (clips, 49, 40, 1) float32
+
+
+def real_test_set(folder: str, labels: list[str]):
+    """``(x, y)``: every test clip of a real-speech folder (canonical test-set layout)."""
+    from tinykws.data.pipeline import FeaturePipeline
+    from tinykws.data.speech_commands import index_speech_commands
+    from tinykws.errors import TinyKWSError
+
+    index = index_speech_commands(folder, tuple(labels[2:]))
+    if tuple(index.labels) != tuple(labels):
+        raise TinyKWSError(f"real-speech labels {index.labels} differ from the model's {labels}")
+    return FeaturePipeline(index).split_arrays("testing")

@@ -1,0 +1,64 @@
+"""The benchmark suite runs and writes what it promises (a smoke test: no timing is judged)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.__main__ import SUITES, main, markdown_table
+from benchmarks.sparse import magnitude_pruned
+from benchmarks.timing import row
+
+
+def test_magnitude_pruning_zeroes_exactly_the_smallest_fraction_of_each_weight_tensor(
+        reference_models_dir):
+    from tinykws.tflite.reader import read_tflite
+
+    graph = read_tflite(reference_models_dir / "tiny_conv_int8.tflite")
+    pruned = magnitude_pruned(graph, 0.9)
+    for op in graph.operators:
+        if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            before, after = graph.constant(op.inputs[1]), pruned.constant(op.inputs[1])
+            assert np.sum(after == 0) == round(0.9 * after.size)
+            kept = after != 0
+            assert np.array_equal(after[kept], before[kept])  # survivors unchanged
+            assert np.abs(before[~kept]).max() <= np.abs(before[kept]).min()
+    assert pruned.constant(graph.operators[0].inputs[2]) is graph.constant(
+        graph.operators[0].inputs[2])  # biases untouched
+
+
+def test_table_says_which_sides_were_bit_exact():
+    rows = [row("b", "ours", "peer", 1.0, 2.0, "s", False, ours_bit_exact=True,
+                peer_bit_exact=False),
+            row("f", "ours", "peer", 3.0, 1.0, "audio s / s", True)]
+    lines = markdown_table(rows).splitlines()
+    assert "bit-exact with tflite-micro" in lines[0]
+    assert lines[2].endswith("| 2 | yes / no |") and lines[3].endswith("| 3 |  |")
+
+
+def test_quick_run_writes_json_markdown_and_png(tmp_path, monkeypatch):
+    pytest.importorskip("librosa")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        monkeypatch.setenv(var, "1")  # main() pins them; restored after the test
+    out = {ext: tmp_path / f"bench.{ext}" for ext in ("json", "md", "png")}
+    assert main(["--quick", "--only", "mfcc", "--json", str(out["json"]), "--markdown",
+                 str(out["md"]), "--png", str(out["png"])]) == 0
+    report = json.loads(out["json"].read_text())
+    env = report["environment"]
+    assert env["threads"] == 1 and env["thread_counts"]["numba"] >= 1
+    assert env["numpy"] == np.__version__ and "librosa" in env and env["cpus"] >= 1
+    (result,) = report["results"]
+    assert result["benchmark"].startswith("MFCC") and result["max_abs_diff"] < 1e-2
+    assert result["ratio"] > 0
+    assert "MFCC" in out["md"].read_text()
+    assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_suite_is_a_module_with_run():
+    import importlib
+
+    for name in SUITES:
+        module = importlib.import_module(f"benchmarks.{name}")
+        assert callable(module.run), name

@@ -1,0 +1,95 @@
+"""``tinykws prune RUN --out DIR``: unstructured and channel pruning, with and without fine-tuning."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated fractions, got {text!r}") from None
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "prune", help="pruning study: accuracy vs parameters, FLOPs, CPU and MCU runtime",
+        description="Prune a trained run by weight magnitude (unstructured: --amounts are "
+        "sparsities) and by whole conv filters (structured: --amounts are the fraction of filters "
+        "removed, channels kept = 8 - round(amount * 8)), each without and with fine-tuning; "
+        "measure every model (nonzero parameters, FLOPs, int8 .tflite size and accuracy, CPU "
+        "latency, estimated MCU latency) and check it in tflite-micro. Writes DIR/prune.json and "
+        "DIR/prune_{params,flops,cpu,mcu}.png. Rerun with the same settings to resume.")
+    p.add_argument("run", metavar="RUN", help="training run folder (or model .npz)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--method", default="unstructured,structured",
+                   help="unstructured, structured or both, comma-separated (default both)")
+    p.add_argument("--amounts", type=_float_list, default=None,
+                   help="fractions in [0, 1) (default: unstructured 0.3,0.5,0.7,0.8,0.9,0.95,0.98,0.99; "
+                   "structured 0.125,...,0.875 = 7..1 filters kept)")
+    p.add_argument("--scope", choices=("layer", "global"), default="layer",
+                   help="unstructured: a threshold per layer or one global threshold")
+    p.add_argument("--norm", type=int, choices=(1, 2), default=1, help="structured: L1 or L2 filter norm")
+    p.add_argument("--finetune-steps", type=int, default=600, help="fine-tuning steps (default 600)")
+    p.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate, Adam")
+    p.add_argument("--data", metavar="DIR", help="data folder (default: the one the run used)")
+    p.add_argument("--resplit-salt", metavar="S", help="test-set layout: speaker re-split salt")
+    p.add_argument("--real", metavar="DIR", help="also score on this real-speech test-set folder")
+    p.add_argument("--calibration", type=int, default=200, help="PTQ calibration clips (default 200)")
+    p.add_argument("--repeats", type=int, default=200,
+                   help="timed runs per model for the CPU latency medians (default 200)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tinykws.errors import TinyKWSError
+    from tinykws.plots.prune import save_prune_plots
+    from tinykws.prune.study import (
+        STRUCTURED_AMOUNTS, UNSTRUCTURED_AMOUNTS, PruneStudySettings, run_prune_study)
+    from tinykws.train.finetune import FinetuneConfig
+
+    methods = tuple(m.strip() for m in args.method.split(",") if m.strip())
+    if args.finetune_steps < 1:
+        raise TinyKWSError(f"--finetune-steps must be at least 1, not {args.finetune_steps}")
+    if args.repeats < 1:
+        raise TinyKWSError(f"--repeats must be at least 1, not {args.repeats}")
+    if not args.lr > 0:
+        raise TinyKWSError(f"--lr must be positive, not {args.lr}")
+    if args.amounts is not None and len(methods) > 1:
+        raise TinyKWSError("--amounts means sparsity for one --method: pass unstructured or structured")
+    settings = PruneStudySettings(
+        methods=methods,
+        unstructured_amounts=args.amounts if args.amounts is not None and methods == ("unstructured",)
+        else UNSTRUCTURED_AMOUNTS,
+        structured_amounts=args.amounts if args.amounts is not None and methods == ("structured",)
+        else STRUCTURED_AMOUNTS,
+        scope=args.scope, norm=args.norm,
+        finetune=FinetuneConfig(steps=args.finetune_steps, learning_rate=args.lr, seed=args.seed),
+        calibration=args.calibration, timing_repeats=args.repeats)
+    result = run_prune_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
+                             progress=not args.no_progress)
+    save_prune_plots(result, args.out)
+    print(summary(result))
+    return 0
+
+
+def summary(result: dict) -> str:
+    """One line per model: accuracy, size and speed."""
+    lines = [f"{'model':<28}{'int8 test':>10}{'nonzero':>9}{'FLOPs':>10}{'CPU us':>8}{'MCU ms':>8}  tflm"]
+
+    def line(name: str, e: dict) -> str:
+        tflm = e.get("tflm")
+        exact = "-" if tflm is None else ("exact" if tflm["bit_exact"] else "MISMATCH")
+        mcu = e.get("mcu_reference_ms")
+        return (f"{name:<28}{e['int8_testing_accuracy']:>10.4f}{e['nonzero_params']:>9,}"
+                f"{e['flops']:>10,}{e['cpu_int8_best_us']:>8.1f}"
+                f"{'-' if mcu is None else f'{mcu:.1f}':>8}  {exact}")
+
+    lines.append(line("unpruned", result["baseline"]))
+    for method in ("unstructured", "structured"):
+        for key, e in (result.get(method) or {}).items():
+            lines.append(line(f"{method} {key}", e))
+    return "\n".join(lines)

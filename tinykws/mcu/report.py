@@ -1,0 +1,34 @@
+"""The text ``tinykws mcu`` prints: a per-operator table and the totals."""
+
+from __future__ import annotations
+
+from tinykws.mcu.clip import ClipBreakdown
+from tinykws.mcu.estimate import McuEstimate
+
+
+def format_estimate(est: McuEstimate, clip: ClipBreakdown) -> str:
+    """Readable table of ``est`` (one kernel library) and the per-clip breakdown."""
+    lines = [f"TFLM {est.kernels} kernels on a Cortex-M4F at {est.clock_hz / 1e6:g} MHz "
+             "(estimate, not a measurement)",
+             f"{'#':>3}  {'op':<20}{'MACs':>12}{'outputs':>10}{'cycles':>13}{'ms':>10}"]
+    for r in est.ops:
+        lines.append(f"{r.index:>3}  {r.kernel:<20}{r.macs:>12,}{r.outputs:>10,}{r.cycles:>13,.0f}"
+                     f"{r.ms:>10.2f}")
+    lines.append(f"{'':>3}  {'network':<20}{est.macs:>12,}{'':>10}{est.network_cycles:>13,.0f}"
+                 f"{est.network_ms:>10.2f}")
+    if any(r.kernel == "DEPTHWISE_CONV_2D*" for r in est.ops):
+        lines += ["  * depth multiplier > 1: CMSIS-NN has no SIMD path for it (plain C, as slow as",
+                  "    reference); written as CONV_2D the layer would take the SIMD im2col path"]
+    lines += [
+        "",
+        f"arena  {est.arena_bytes:>9,} B  (planned activations and scratch {est.planned_bytes:,}"
+        f" + persistent {est.persistent_bytes:,})",
+        f"flash  {est.flash_bytes:>9,} B  (model {est.model_bytes:,} + TFLM runtime "
+        f"{est.runtime_flash_bytes:,}): {est.flash_percent:.1f} % of the Nano's 1 MB",
+        f"RAM    {est.ram_bytes:>9,} B  (arena + runtime {est.runtime_ram_bytes:,}): "
+        f"{est.ram_percent:.1f} % of the Nano's 256 KB",
+        f"per 1 s clip: preprocessing {clip.preprocess_ms:.1f} ms ({clip.frames} frames), "
+        f"network {clip.network_ms:.1f} ms, postprocessing {clip.postprocess_ms:.2f} ms, "
+        f"total {clip.total_ms:.1f} ms",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,40 @@
+"""Kernel scratch buffers: arena bytes an operator asks for while it runs.
+
+TFLM kernels may request a scratch buffer in ``Prepare``; the planner gives
+it a lifetime of that one operator. The reference kernels ask for none.
+CMSIS-NN's sizes, as its ``*_get_buffer_size`` functions compute them for a
+Cortex-M4 with the DSP extension (no MVE):
+
+- ``CONV_2D``: none for a 1x1 filter with stride 1, no padding and a
+  multiple of 4 input channels (``arm_convolve_1x1_s8_fast``); else the
+  im2col buffer of ``arm_convolve_s8``, two columns of ``C * KH * KW`` int16:
+  ``2 * C * KH * KW * 2`` bytes;
+- ``DEPTHWISE_CONV_2D``: none for depth multiplier > 1
+  (``arm_depthwise_conv_s8``); else ``C * KH * KW`` int16, the size of
+  ``arm_depthwise_conv_s8_opt``'s buffer, which the wrapper requests even
+  when it will take the 3x3 path;
+- ``AVERAGE_POOL_2D``: one int32 accumulator per channel;
+- anything else: none.
+"""
+
+from __future__ import annotations
+
+from tinykws.tflite.model import Graph, Operator
+
+
+def scratch_bytes(kernels: str, graph: Graph, op: Operator) -> int:
+    """Bytes of scratch ``op`` requests under kernel library ``kernels``."""
+    if kernels != "cmsis-nn":
+        return 0
+    if op.op == "CONV_2D":
+        _, kh, kw, c = graph.tensors[op.inputs[1]].shape
+        fast_1x1 = (kh, kw) == (1, 1) and c % 4 == 0 and op.options.get("stride_h", 1) == 1 \
+            and op.options.get("stride_w", 1) == 1
+        return 0 if fast_1x1 else 2 * c * kh * kw * 2
+    if op.op == "DEPTHWISE_CONV_2D":
+        _, kh, kw, _ = graph.tensors[op.inputs[1]].shape
+        c = graph.tensors[op.inputs[0]].shape[-1]
+        return 0 if op.options.get("depth_multiplier", 1) != 1 else c * kh * kw * 2
+    if op.op == "AVERAGE_POOL_2D":
+        return 4 * graph.tensors[op.inputs[0]].shape[-1]
+    return 0
