@@ -225,12 +225,19 @@ CASES = {
     "quantize-bits-33": ("quantize {run} --out {out} --bits 4,33", lambda tmp, good: None,
                          "bits must be between 2 and 8 (integer models are held in int8), not 33",
                          "quant.json"),
+    "prune-sparsity-1.5": ("prune {run} --out {out} --method unstructured --amounts 0.5,1.5",
+                           lambda tmp, good: None,
+                           "sparsity 1.5 is out of range: amounts are fractions in [0, 1)", "prune.json"),
+    "prune-checkpoint-of-another-architecture": ("prune {bad} --out {out}",
+                                                 _file("other.npz", _checkpoint_of_another_architecture),
+                                                 "does not match its architecture", "prune.json"),
     "train-unknown-word": ("train --data {data} --out {out} --words yes,nope", lambda tmp, good: None,
                            "no folder for wanted word 'nope'", "model.npz"),
     "report-unknown-word": ("report --data {data} --out {out} --words yes,nope",
                             lambda tmp, good: None, "no folder for wanted word 'nope'", "index.md"),
     "synth-data-unknown-word": ("synth-data {out} --words yes,nope", lambda tmp, good: None,
-                                "--words must be Speech Commands words; unknown: nope", "yes.txt"),
+                                "--words must be Speech Commands words; unknown: nope",
+                                "yes/0a1b2c3d_nohash_0.wav"),
     "infer-labels-do-not-match-outputs": ("infer {tflite} {wav} --labels yes,no", lambda tmp, good: None,
                                           "the model has 4 outputs but --labels names 2", None),
 }
@@ -247,7 +254,7 @@ def test_bad_input_is_a_one_line_error_with_exit_2_and_leaves_outputs_alone(
     bad = make(tmp_path, good)
     out = tmp_path / "out"
     if guarded:
-        out.mkdir(exist_ok=True)
+        (out / guarded).parent.mkdir(parents=True, exist_ok=True)
         (out / guarded).write_bytes(SENTINEL)
     before = _snapshot(out)
     args = [a.format(bad=bad, out=out, run=good.run, data=good.data, wav=good.wav, tflite=good.tflite)
