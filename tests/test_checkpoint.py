@@ -80,3 +80,25 @@ def test_an_unknown_compression_method_is_refused(saved, tmp_path):
     (tmp_path / "odd.npz").write_bytes(bytes(data))
     with pytest.raises(TinyKWSError, match="compression method is not supported"):
         load_checkpoint(tmp_path / "odd.npz")
+
+
+def test_no_shipped_module_can_unpickle():
+    """No pickle (or joblib, dill) import, and any np.load says allow_pickle=False."""
+    import ast
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    sources = [p for package in ("tinykws", "kernels", "benchmarks")
+               for p in (repo / package).rglob("*.py")]
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                roots = {n.split(".")[0] for n in names}
+                assert not {"pickle", "cPickle", "dill", "joblib"} & roots, path
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "load" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in ("np", "numpy")):
+                allow = {k.arg: k.value for k in node.keywords}.get("allow_pickle")
+                where = f"{path}:{node.lineno}"
+                assert isinstance(allow, ast.Constant) and allow.value is False, where
