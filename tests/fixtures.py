@@ -163,8 +163,8 @@ def with_operator_code(tflite: bytes, old: int, new: int) -> bytes:
         pos = code.Pos + code.Offset(4 + 2 * _OPCODE_BUILTIN_CODE)
         if struct.unpack_from("<i", data, pos)[0] == old:
             struct.pack_into("<i", data, pos, new)
-            struct.pack_into("<b", data, code.Pos + code.Offset(4 + 2 * _OPCODE_DEPRECATED_BUILTIN_CODE),
-                             min(new, 127))
+            deprecated = code.Pos + code.Offset(4 + 2 * _OPCODE_DEPRECATED_BUILTIN_CODE)
+            struct.pack_into("<b", data, deprecated, min(new, 127))
             return bytes(data)
     raise ValueError(f"no operator code {old} in the model")
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fixtures import SR, pcm16_bytes, tone, wav_bytes
-from tinykws.audio import fit_length, load_device_clip, load_wav, read_wav_header, to_int16, write_wav
+from tinykws.audio import (fit_length, load_device_clip, load_wav, read_wav_header, to_int16,
+                           write_wav)
 from tinykws.errors import TinyKWSError
 
 
@@ -181,7 +182,8 @@ def test_a_device_clip_is_the_files_int16_samples_zero_padded_to_one_second(tmp_
     (pcm16_bytes(tone(440.0, rate=44100), rate=44100), "44100 Hz, mono, 16-bit PCM"),
     (pcm16_bytes(np.repeat(tone(440.0), 2), channels=2), "16000 Hz, 2 channels, 16-bit PCM"),
     (wav_bytes(bytes(SR), bits=8), "16000 Hz, mono, 8-bit PCM"),
-    (wav_bytes(np.zeros(SR, "<f4").tobytes(), format_tag=3, bits=32), "16000 Hz, mono, 32-bit float"),
+    (wav_bytes(np.zeros(SR, "<f4").tobytes(), format_tag=3, bits=32),
+     "16000 Hz, mono, 32-bit float"),
 ])
 def test_a_device_clip_in_another_format_is_refused_naming_its_format(tmp_path, data, problem):
     with pytest.raises(TinyKWSError, match=problem):

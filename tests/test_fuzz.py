@@ -39,7 +39,8 @@ def mutations(valid: bytes, structure: list[tuple[int, int]]) -> st.SearchStrate
     structure; three flips or insertions in four land in one of them.
     """
     anywhere = st.integers(0, len(valid) - 1)
-    in_structure = st.sampled_from(structure).flatmap(lambda r: st.integers(r[0], min(r[1], len(valid)) - 1))
+    in_structure = st.sampled_from(structure).flatmap(
+        lambda r: st.integers(r[0], min(r[1], len(valid)) - 1))
     position = st.one_of(in_structure, in_structure, in_structure, anywhere)
 
     def flip(changes: list[tuple[int, int]]) -> bytes:
@@ -85,7 +86,8 @@ def _load_or_refuse(path, data: bytes) -> None:
 @FUZZ
 @given(data=st.data())
 def test_a_mutated_wav_loads_or_is_refused_with_our_error(wav_dir, valid_wav, data):
-    _load_or_refuse(wav_dir / "mutated.wav", data.draw(mutations(valid_wav.read_bytes(), [(0, 44)])))
+    header = [(0, 44)]
+    _load_or_refuse(wav_dir / "mutated.wav", data.draw(mutations(valid_wav.read_bytes(), header)))
 
 
 @FUZZ
@@ -163,7 +165,8 @@ def valid_checkpoint(checkpoint_dir) -> Path:
 
 @FUZZ
 @given(data=st.data())
-def test_a_mutated_checkpoint_loads_or_is_refused_with_our_error(checkpoint_dir, valid_checkpoint, data):
+def test_a_mutated_checkpoint_loads_or_is_refused_with_our_error(checkpoint_dir, valid_checkpoint,
+                                                                 data):
     valid = valid_checkpoint.read_bytes()
     with zipfile.ZipFile(valid_checkpoint) as z:  # each member's zip and .npy headers
         structure = [(m.header_offset, m.header_offset + 160) for m in z.infolist()]

@@ -57,14 +57,15 @@ def read_npz(path: str | Path, what: str, max_bytes: int = MAX_NPZ_BYTES) -> dic
                     raise TinyKWSError(f"{what} holds {m.filename!r}, which is not a .npy array")
                 with z.open(m) as f:
                     version = np.lib.format.read_magic(f)
-                    shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
-                                             else np.lib.format.read_array_header_2_0(f))
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, fortran, dtype = read_header(f)
                     if dtype.hasobject:
                         raise TinyKWSError(f"{what} holds objects that would need pickle: refused")
-                    nbytes = math.prod(shape) * dtype.itemsize
-                    if nbytes != m.file_size - f.tell():
+                    nbytes, stored = math.prod(shape) * dtype.itemsize, m.file_size - f.tell()
+                    if nbytes != stored:
                         raise TinyKWSError(f"{what}: array {m.filename!r} of shape {shape} needs "
-                                           f"{nbytes:,} bytes, the file holds {m.file_size - f.tell():,}")
+                                           f"{nbytes:,} bytes, the file holds {stored:,}")
                     data = np.frombuffer(bytearray(f.read(nbytes)), dtype)  # writable
                 arrays[m.filename[:-4]] = data.reshape(shape, order="F" if fortran else "C")
     # NotImplementedError: a compression method; RuntimeError: encryption; TokenError: a
@@ -96,6 +97,7 @@ def load_checkpoint(path: str | Path) -> tuple[Sequential, dict, dict[str, np.nd
         model.load_parameters({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
     except (KeyError, IndexError, AttributeError, ValueError, TypeError, MemoryError) as exc:
         # MemoryError: a spec with absurd layer sizes, refused before any weight is read
-        raise TinyKWSError(f"checkpoint {path} does not match its architecture: {exc!s:.200}") from None
+        raise TinyKWSError(f"checkpoint {path} does not match its architecture: "
+                           f"{exc!s:.200}") from None
     optim = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
     return model, meta, optim
