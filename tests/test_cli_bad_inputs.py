@@ -154,6 +154,9 @@ CASES = {
         FEATURES_OUT),
     "features-nan-float-wav": (
         "features {bad} --out {out}", NAN_WAV, "contains NaN or infinite samples", FEATURES_OUT),
+    "features-ten-minute-wav": (
+        "features {bad} --out {out}", TEN_MINUTE_WAV, "600.0 s long; at most 60 s expected here",
+        FEATURES_OUT),
     "listen-empty-wav": ("listen {bad} --model {run}", EMPTY_WAV, "empty file (0 bytes)", None),
     "listen-nan-float-wav": ("listen {bad} --model {run}", NAN_WAV, "NaN or infinite", None),
     "infer-truncated-wav": ("infer {tflite} {bad}", TRUNCATED_WAV, "truncated", None),
