@@ -120,6 +120,16 @@ def train_tiny_run(root: Path, steps: int = 80) -> tuple[Path, Path]:
     return data, root / "run"
 
 
+def model_for_two_second_inputs():
+    """A consistent conv + dense model of 4 outputs for ``(98, 40, 1)`` inputs (2 s, not 1 s)."""
+    from tinykws.nn.conv import Conv2D
+    from tinykws.nn.layers import Dense, Flatten
+    from tinykws.nn.model import Sequential
+
+    return Sequential([Conv2D(1, 8, (10, 8), (2, 2), "SAME"), Flatten(), Dense(49 * 20 * 8, 4)],
+                      (98, 40, 1))
+
+
 def assert_fused_equals_tflite_micro(blob: bytes, n: int = 40, sparse: bool = False) -> None:
     """``FusedTinyConv`` (dense or sparse) gives tflite-micro's output bytes on ``n``
     random (1, 49, 40, 1) int8 inputs of the model ``blob``; skips without tflite-micro."""

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from fixtures import model_for_two_second_inputs
 from tinykws.errors import TinyKWSError
 from tinykws.nn.model import tiny_conv
 from tinykws.train.checkpoint import load_checkpoint, save_checkpoint
@@ -102,3 +103,17 @@ def test_no_shipped_module_can_unpickle():
                 allow = {k.arg: k.value for k in node.keywords}.get("allow_pickle")
                 where = f"{path}:{node.lineno}"
                 assert isinstance(allow, ast.Constant) and allow.value is False, where
+
+
+def test_a_consistent_model_for_other_inputs_is_refused(tmp_path):
+    path = save_checkpoint(tmp_path / "long.npz", model_for_two_second_inputs(),
+                           {"labels": ["a", "b", "c", "d"]})
+    with pytest.raises(TinyKWSError, match=r"takes \(98, 40, 1\) inputs"):
+        load_checkpoint(path)
+
+
+def test_labels_that_do_not_name_every_output_are_refused(tmp_path):
+    path = save_checkpoint(tmp_path / "m.npz", tiny_conv(4, np.random.default_rng(0)),
+                           {"labels": ["_silence_", "_unknown_", "yes"]})
+    with pytest.raises(TinyKWSError, match="do not name the model's 4 outputs"):
+        load_checkpoint(path)

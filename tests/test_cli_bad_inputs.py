@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures import (make_training_set, pcm16_bytes, tone, wav_bytes, with_buffer_overrun,
-                      with_operator_code, write_pcm16)
+from fixtures import (make_training_set, model_for_two_second_inputs, pcm16_bytes, tone,
+                      wav_bytes, with_buffer_overrun, with_operator_code, write_pcm16)
 from tinykws.cli import main
 from tinykws.convert.ptq import quantize_model
 from tinykws.nn.model import tiny_conv
@@ -92,6 +92,11 @@ def _checkpoint_of_another_architecture(good: Good) -> bytes:
     arrays = good.checkpoint_arrays()
     arrays["param/4.weight"] = np.zeros((4, 123), np.float32)  # dense layer after a wider conv
     return _npz_bytes(arrays)
+
+
+def _checkpoint_for_two_second_inputs(tmp: Path, good: Good) -> Path:
+    return save_checkpoint(tmp / "two_seconds.npz", model_for_two_second_inputs(),
+                           {"labels": ["_silence_", "_unknown_", "yes", "no"]})
 
 
 def _checkpoint_with_object_array(good: Good) -> bytes:
@@ -209,6 +214,9 @@ CASES = {
     "convert-checkpoint-of-another-architecture": (
         "convert {bad} --out {out}", OTHER_ARCHITECTURE, "does not match its architecture",
         "model.tflite"),
+    "eval-checkpoint-of-a-model-for-two-second-inputs": (
+        "eval {bad} --data {data}", _checkpoint_for_two_second_inputs,
+        "does not match its architecture: it takes (98, 40, 1) inputs", None),
     "prune-checkpoint-of-another-architecture": (
         "prune {bad} --out {out}", OTHER_ARCHITECTURE, "does not match its architecture",
         "prune.json"),

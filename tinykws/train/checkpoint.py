@@ -22,7 +22,7 @@ import numpy as np
 
 from tinykws.atomic import save_npz
 from tinykws.errors import TinyKWSError
-from tinykws.nn.model import Sequential, from_spec
+from tinykws.nn.model import TINY_CONV_INPUT, Sequential, from_spec
 
 FORMAT = "tinykws-checkpoint-1"
 MAX_NPZ_BYTES = 256 * 2**20  # a TinyConv checkpoint is about 70 kB
@@ -95,9 +95,19 @@ def load_checkpoint(path: str | Path) -> tuple[Sequential, dict, dict[str, np.nd
     try:
         model = from_spec(meta["model"])
         model.load_parameters({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
-    except (KeyError, IndexError, AttributeError, ValueError, TypeError, MemoryError) as exc:
-        # MemoryError: a spec with absurd layer sizes, refused before any weight is read
+        if model.input_shape != TINY_CONV_INPUT:
+            raise ValueError(f"it takes {model.input_shape} inputs, the features are "
+                             f"{TINY_CONV_INPUT}")
+        # One pass over a blank input proves the layers fit one another (shapes, strides).
+        outputs = model.forward(np.zeros((1, *TINY_CONV_INPUT), np.float32)).shape[-1]
+    except (KeyError, IndexError, AttributeError, ValueError, TypeError, ZeroDivisionError,
+            MemoryError) as exc:  # MemoryError: a spec with absurd layer sizes
         raise TinyKWSError(f"checkpoint {path} does not match its architecture: "
                            f"{exc!s:.200}") from None
+    labels = meta.get("labels")
+    if not (isinstance(labels, list) and len(labels) == outputs
+            and all(isinstance(label, str) for label in labels)):
+        raise TinyKWSError(f"checkpoint {path}: its labels {labels!r:.80} do not name the "
+                           f"model's {outputs} outputs")
     optim = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
     return model, meta, optim
