@@ -12,7 +12,9 @@ from tinykws.atomic import save_figure
 AXES = (
     ("nonzero_params", "nonzero_params", "nonzero parameters", "prune_params.png"),
     ("zero_skipping_flops", "flops", "FLOPs (unstructured: on nonzero weights only)", "prune_flops.png"),
-    ("cpu_int8_best_us", "cpu_int8_best_us", "CPU int8 latency, batch 1 (us, median)", "prune_cpu.png"),
+    ("cpu_int8_best_us", "cpu_int8_best_us",
+     "CPU int8 latency, batch 1 (us, median; the faster of dense and zero-skipping kernels)",
+     "prune_cpu.png"),
     ("mcu_reference_ms", "mcu_reference_ms",
      "estimated MCU network latency, Nano 33 BLE, TFLM reference kernels (ms)", "prune_mcu.png"),
 )

@@ -10,8 +10,8 @@ fine-tuning — is measured the same way (:func:`measure`):
 - the int8 model: PTQ (``quantize_model``), written by the flatbuffer writer,
   its size, its accuracy with integer arithmetic, and a comparison with
   tflite-micro output by output on the test clips;
-- CPU runtime at batch 1, median: our int8 path (the fused dense path; for
-  unstructured models also the sparse kernels when they exist) and the float
+- CPU runtime at batch 1, median: our int8 fused path, dense and
+  zero-skipping (CSR kernels, :mod:`tinykws.int8.sparse`), and the float
   NumPy forward pass;
 - MCU runtime: the cost model's network latency on the Nano 33 BLE Sense
   (:mod:`tinykws.mcu`), TFLM reference kernels and CMSIS-NN — an estimate.
@@ -227,11 +227,16 @@ def _median_us(fn, x, repeats: int) -> float:
 
 
 def _int8_latencies_us(graph, repeats: int) -> dict:
-    """Batch-1 int8 latency of the fused dense path (and of the sparse path when available)."""
+    """Batch-1 int8 latency of the fused dense path and of the zero-skipping (CSR) path.
+
+    ``cpu_int8_best_us`` is the faster of the two: what a deployment on this
+    CPU would pick for that model (dense below about 85 % sparsity).
+    """
     from kernels.int8_tiny_conv import FusedTinyConv
 
     x = np.zeros((1, *graph.tensors[graph.inputs[0]].shape[1:]), np.int8)
-    out = {"cpu_int8_us": _median_us(FusedTinyConv(graph).run, x, repeats)}
+    out = {"cpu_int8_us": _median_us(FusedTinyConv(graph).run, x, repeats),
+           "cpu_int8_sparse_us": _median_us(FusedTinyConv(graph, sparse=True).run, x, repeats)}
     out["cpu_int8_best_us"] = min(out.values())
     return out
 
