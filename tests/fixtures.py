@@ -4,7 +4,9 @@ Every "word" is a tone of its own frequency and every speaker its own
 loudness, so clips are distinct and a test can tell which file it got back.
 WAV files are assembled here from ``struct`` (RIFF header, ``fmt `` and
 ``data`` chunks), independently of the code under test, so broken files
-(truncated, empty, NaN, odd formats) can be made on purpose.
+(truncated, empty, NaN, odd formats) can be made on purpose. Likewise
+.tflite files are patched through the ``flatbuffers`` package's generic
+table reader, not through tinykws's own.
 
 Also one check shared by the fused int8 paths' tests:
 :func:`assert_fused_equals_tflite_micro`.
@@ -118,6 +120,16 @@ def train_tiny_run(root: Path, steps: int = 80) -> tuple[Path, Path]:
     return data, root / "run"
 
 
+def model_for_two_second_inputs():
+    """A consistent conv + dense model of 4 outputs for ``(98, 40, 1)`` inputs (2 s, not 1 s)."""
+    from tinykws.nn.conv import Conv2D
+    from tinykws.nn.layers import Dense, Flatten
+    from tinykws.nn.model import Sequential
+
+    return Sequential([Conv2D(1, 8, (10, 8), (2, 2), "SAME"), Flatten(), Dense(49 * 20 * 8, 4)],
+                      (98, 40, 1))
+
+
 def assert_fused_equals_tflite_micro(blob: bytes, n: int = 40, sparse: bool = False) -> None:
     """``FusedTinyConv`` (dense or sparse) gives tflite-micro's output bytes on ``n``
     random (1, 49, 40, 1) int8 inputs of the model ``blob``; skips without tflite-micro."""
@@ -135,3 +147,46 @@ def assert_fused_equals_tflite_micro(blob: bytes, n: int = 40, sparse: bool = Fa
         interpreter.set_input(x, 0)
         interpreter.invoke()
         np.testing.assert_array_equal(fused.run(x), interpreter.get_output(0))
+
+
+# Field numbers of schema.fbs (a field's vtable entry is at 4 + 2 * number).
+_MODEL_OPERATOR_CODES, _MODEL_BUFFERS = 1, 4
+_OPCODE_DEPRECATED_BUILTIN_CODE, _OPCODE_BUILTIN_CODE = 0, 3
+_BUFFER_DATA = 0
+
+
+def _tflite_tables(data: bytearray, field: int):
+    """The tables of the Model's vector field ``field`` (flatbuffers' own reader)."""
+    from flatbuffers import encode, number_types
+    from flatbuffers.table import Table
+
+    model = Table(data, encode.Get(number_types.UOffsetTFlags.packer_type, data, 0))
+    o = model.Offset(4 + 2 * field)
+    start, count = model.Vector(o), model.VectorLen(o)
+    return [Table(data, model.Indirect(start + 4 * i)) for i in range(count)]
+
+
+def with_operator_code(tflite: bytes, old: int, new: int) -> bytes:
+    """A copy of a .tflite whose operator code ``old`` (e.g. 25, SOFTMAX) reads ``new``."""
+    data = bytearray(tflite)
+    for code in _tflite_tables(data, _MODEL_OPERATOR_CODES):
+        pos = code.Pos + code.Offset(4 + 2 * _OPCODE_BUILTIN_CODE)
+        if struct.unpack_from("<i", data, pos)[0] == old:
+            struct.pack_into("<i", data, pos, new)
+            deprecated = code.Pos + code.Offset(4 + 2 * _OPCODE_DEPRECATED_BUILTIN_CODE)
+            struct.pack_into("<b", data, deprecated, min(new, 127))
+            return bytes(data)
+    raise ValueError(f"no operator code {old} in the model")
+
+
+def with_buffer_overrun(tflite: bytes) -> bytes:
+    """A copy of a .tflite whose largest buffer declares a length reaching past the file's end."""
+    data = bytearray(tflite)
+    lengths = []
+    for buf in _tflite_tables(data, _MODEL_BUFFERS):
+        o = buf.Offset(4 + 2 * _BUFFER_DATA)
+        if o:
+            lengths.append((buf.VectorLen(o), buf.Vector(o) - 4))  # (length, where it is stored)
+    _, where = max(lengths)
+    struct.pack_into("<I", data, where, len(data))
+    return bytes(data)

@@ -28,6 +28,16 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
     assert os.listdir(tmp_path) == ["model.npz"]
 
 
+def test_an_atomic_write_gets_the_permissions_a_plain_write_would(tmp_path):
+    old = os.umask(0o027)
+    try:
+        path = atomic.write_text(tmp_path / "model.h", "// model\n")
+        (tmp_path / "plain.h").write_text("// model\n")
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == oct((tmp_path / "plain.h").stat().st_mode & 0o777) == "0o640"
+
+
 def test_save_npz_refuses_object_arrays(tmp_path):
     with pytest.raises(TypeError, match="pickle"):
         atomic.save_npz(tmp_path / "x.npz", bad=np.array([{"a": 1}], dtype=object))

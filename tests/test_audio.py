@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fixtures import SR, pcm16_bytes, tone, wav_bytes
-from tinykws.audio import fit_length, load_wav, read_wav_header, to_int16, write_wav
+from tinykws.audio import (fit_length, load_device_clip, load_wav, read_wav_header, to_int16,
+                           write_wav)
 from tinykws.errors import TinyKWSError
 
 
@@ -149,6 +150,13 @@ def test_unsupported_encoding_is_an_error(tmp_path):
     assert "unreadable" in _error(path)
 
 
+@pytest.mark.parametrize("rate", [1, 3999, 384001, 0x71003E80])
+def test_an_implausible_sample_rate_is_refused_before_resampling(tmp_path, rate):
+    # A flipped byte in the rate field once made load_wav resample for 95 s.
+    path = _write(tmp_path, "rate.wav", pcm16_bytes(tone(440.0, 0.25), rate=rate))
+    assert f"sample rate {rate} Hz" in _error(path)
+
+
 def test_missing_file_and_folder_are_errors(tmp_path):
     assert "cannot read" in _error(tmp_path / "missing.wav")
     (tmp_path / "dir.wav").mkdir()
@@ -160,6 +168,26 @@ def test_max_seconds_refuses_long_files_only_when_asked(tmp_path):
     assert "3.0 s" in _error(path, max_seconds=1.5)
     assert load_wav(path).shape == (48000,)
     assert load_wav(path, max_seconds=3.0).shape == (48000,)
+
+
+def test_a_device_clip_is_the_files_int16_samples_zero_padded_to_one_second(tmp_path):
+    samples = tone(440.0, 0.75)
+    clip = load_device_clip(_write(tmp_path, "c.wav", pcm16_bytes(samples)))
+    assert clip.dtype == np.int16 and clip.shape == (SR,)
+    np.testing.assert_array_equal(clip[:len(samples)], samples)
+    assert not clip[len(samples):].any()
+
+
+@pytest.mark.parametrize("data,problem", [
+    (pcm16_bytes(tone(440.0, rate=44100), rate=44100), "44100 Hz, mono, 16-bit PCM"),
+    (pcm16_bytes(np.repeat(tone(440.0), 2), channels=2), "16000 Hz, 2 channels, 16-bit PCM"),
+    (wav_bytes(bytes(SR), bits=8), "16000 Hz, mono, 8-bit PCM"),
+    (wav_bytes(np.zeros(SR, "<f4").tobytes(), format_tag=3, bits=32),
+     "16000 Hz, mono, 32-bit float"),
+])
+def test_a_device_clip_in_another_format_is_refused_naming_its_format(tmp_path, data, problem):
+    with pytest.raises(TinyKWSError, match=problem):
+        load_device_clip(_write(tmp_path, "c.wav", data))
 
 
 # -- conversions ----------------------------------------------------------

@@ -40,6 +40,12 @@ WAVE_FORMAT_EXTENSIBLE = 0xFFFE  # the real tag is then the first 2 bytes of the
 # A data chunk size of 0xFFFFFFFF means "unknown" (written by streaming tools).
 _UNKNOWN_SIZE = 0xFFFFFFFF
 
+# Sample rates we resample from, Hz. Outside this range a rate is a corrupt
+# header, not a format: 1 Hz would make a 1 s file 16,000 times longer, and
+# resample_poly designs a filter as long as the rate (minutes at 1 GHz).
+MIN_SAMPLE_RATE = 4000
+MAX_SAMPLE_RATE = 384000
+
 
 @dataclass(frozen=True)
 class WavHeader:
@@ -63,13 +69,21 @@ class WavHeader:
         return (self.format_tag == WAVE_FORMAT_PCM and self.bits_per_sample == 16
                 and self.channels == 1 and self.sample_rate == SAMPLE_RATE)
 
+    def describe(self) -> str:
+        """The format in words, e.g. ``44100 Hz, 2 channels, 16-bit PCM``."""
+        kind = {WAVE_FORMAT_PCM: "PCM", WAVE_FORMAT_IEEE_FLOAT: "float"}.get(
+            self.format_tag, f"format 0x{self.format_tag:04x}")
+        channels = "mono" if self.channels == 1 else f"{self.channels} channels"
+        return f"{self.sample_rate} Hz, {channels}, {self.bits_per_sample}-bit {kind}"
+
 
 def read_wav_header(path: str | os.PathLike) -> WavHeader:
     """Read and check the chunk headers of a RIFF/WAVE file (no samples are decoded).
 
     Raises :class:`TinyKWSError` for a missing or unreadable file, an empty
     file, a file that is not RIFF/WAVE, a missing ``fmt `` or ``data`` chunk,
-    a truncated ``data`` chunk, or a file with no samples.
+    a truncated ``data`` chunk, a sample rate outside ``MIN_SAMPLE_RATE`` to
+    ``MAX_SAMPLE_RATE``, or a file with no samples.
     """
     path = Path(path)
     try:
@@ -108,6 +122,9 @@ def read_wav_header(path: str | os.PathLike) -> WavHeader:
         tag = struct.unpack("<H", fmt[24:26])[0]
     if channels == 0 or rate == 0 or block_align == 0:
         raise TinyKWSError(f"{path}: invalid 'fmt ' chunk ({channels} channels, {rate} Hz)")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise TinyKWSError(f"{path}: sample rate {rate} Hz is outside {MIN_SAMPLE_RATE} to "
+                           f"{MAX_SAMPLE_RATE} Hz (a corrupt header?)")
     present = size - data_start
     if declared != _UNKNOWN_SIZE and declared > present:
         raise TinyKWSError(f"{path}: truncated: the data chunk declares {declared} bytes "
@@ -161,6 +178,23 @@ def load_wav(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, *,
         warnings.warn(f"{path}: {rate} Hz, resampled to {sample_rate} Hz", stacklevel=2)
         x = resample(x, rate, sample_rate)
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def load_device_clip(path: str | os.PathLike, seconds: float = 1.0) -> np.ndarray:
+    """A clip as the micro_speech device hears it: int16 ``(seconds * 16000,)``.
+
+    The device's audio provider delivers 16 kHz mono 16-bit samples, and the
+    int8 model is checked bit for bit against that device, so nothing is
+    converted here: any other format is refused, as is a clip longer than
+    ``seconds`` (it would be cropped). A shorter clip is zero-padded at the
+    end, as ``decode_wav(desired_samples=...)`` does.
+    """
+    header = read_wav_header(path)
+    if not header.is_speech_commands_format:
+        raise TinyKWSError(f"{path}: {header.describe()}; the model takes what the device records, "
+                           "16 kHz mono 16-bit PCM (convert the file to that first)")
+    x = load_wav(path, max_seconds=seconds)  # (n,) float32, n <= seconds * 16000
+    return to_int16(fit_length(x, int(round(seconds * SAMPLE_RATE))))
 
 
 def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

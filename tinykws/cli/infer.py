@@ -10,8 +10,9 @@ RUNTIMES = ("tinykws", "tflm", "litert")
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "infer", help="run an int8 .tflite model on WAV files",
-        description="Run a .tflite model (ours, or TensorFlow's with the same ops) on 1 s WAV "
-        "clips through the micro frontend and micro_speech's int8 input; print the label and "
+        description="Run a .tflite model (ours, or TensorFlow's with the same ops) on WAV clips "
+        "of at most 1 s in the device's format (16 kHz mono 16-bit PCM; others are refused) "
+        "through the micro frontend and micro_speech's int8 input; print the label and "
         "the int8 output scores. --runtime picks our runtime (reads the flatbuffer itself), "
         "tflite-micro, or ai-edge-litert with the reference kernels.")
     p.add_argument("model", help="a .tflite file")
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from kernels.micro_frontend import micro_features_numba
-    from tinykws.audio import fit_length, load_wav, to_int16
+    from tinykws.audio import load_device_clip
     from tinykws.errors import TinyKWSError
     from tinykws.features.micro_frontend import to_int8_model_input
     from tinykws.tflite.reader import parse_tflite
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = graph.tensors[graph.outputs[0]].shape[-1]
     if len(labels) != outputs:
         raise TinyKWSError(f"the model has {outputs} outputs but --labels names {len(labels)}")
-    x = np.stack([to_int8_model_input(micro_features_numba(to_int16(fit_length(load_wav(w), 16000))))
+    x = np.stack([to_int8_model_input(micro_features_numba(load_device_clip(w)))
                   for w in args.wavs])[..., None]  # (N, 49, 40, 1) int8
     try:
         scores = scores_with(args.runtime, blob, x)

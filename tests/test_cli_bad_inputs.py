@@ -1,0 +1,291 @@
+"""Every bad input, whichever command reads it: one line naming the problem, exit code 2.
+
+Each row is a command, the bad input it is given and what the error must
+say. Before the call a sentinel file sits where the command writes its
+output; afterwards that folder must hold exactly what it held before, byte
+for byte (nothing overwritten, nothing half-written, no temporary file
+left), and nothing may have been printed on stdout.
+
+Formats a command accepts with a warning are not bad inputs: ``features``
+(see ``test_cli_features.py``) and ``listen`` resample and downmix a 44.1 kHz
+or stereo clip, while ``infer`` runs the model as the device does and takes
+only 16 kHz mono 16-bit PCM clips of at most one second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixtures import (make_training_set, model_for_two_second_inputs, pcm16_bytes, tone,
+                      wav_bytes, with_buffer_overrun, with_operator_code, write_pcm16)
+from tinykws.cli import main
+from tinykws.convert.ptq import quantize_model
+from tinykws.nn.model import tiny_conv
+from tinykws.tflite.writer import serialize_tflite
+from tinykws.train.checkpoint import save_checkpoint
+
+SENTINEL = b"an earlier result that must survive\n"
+WORDS = {"yes": 30, "no": 30, "up": 12, "down": 12}
+SOFTMAX = 25  # builtin operator code
+ADD = 0
+
+
+@dataclass(frozen=True)
+class Good:
+    """Valid inputs, so that each row has exactly one thing wrong."""
+
+    data: Path  # training-layout folder with yes, no, up, down and noise
+    run: Path  # checkpoint of an (untrained) TinyConv for those labels
+    wav: Path  # 1 s, 16 kHz mono 16-bit
+    tflite: Path  # TinyConv written by our writer
+
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        with np.load(self.run, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory) -> Good:
+    root = tmp_path_factory.mktemp("good")
+    data = make_training_set(root / "data", WORDS)
+    model = tiny_conv(4, np.random.default_rng(0))
+    meta = {"labels": ["_silence_", "_unknown_", "yes", "no"], "data": {"dir": str(data)}}
+    run = save_checkpoint(root / "run" / "model.npz", model, meta)
+    calibration = np.random.default_rng(1).uniform(0, 25, (8, 49, 40, 1)).astype(np.float32)
+    tflite = root / "model.tflite"
+    tflite.write_bytes(serialize_tflite(quantize_model(model, calibration)))
+    return Good(data, run, write_pcm16(root / "clip.wav", tone(440.0)), tflite)
+
+
+# -- makers of bad inputs: (tmp folder, good inputs) -> path ------------------
+
+
+def _file(name: str, content):
+    def make(tmp: Path, good: Good) -> Path:
+        path = tmp / name
+        path.write_bytes(content(good) if callable(content) else content)
+        return path
+    return make
+
+
+def _data_folder(words: dict[str, int], **kwargs):
+    return lambda tmp, good: make_training_set(tmp / "bad_data", words, **kwargs)
+
+
+def _empty_folder(tmp: Path, good: Good) -> Path:
+    (tmp / "bad_data").mkdir()
+    return tmp / "bad_data"
+
+
+def _noise_file_truncated(tmp: Path, good: Good) -> Path:
+    root = make_training_set(tmp / "bad_data", WORDS, background_seconds=(3.0,))
+    noise = root / "_background_noise_" / "noise_0.wav"
+    noise.write_bytes(noise.read_bytes()[:20000])
+    return root
+
+
+def _checkpoint_of_another_architecture(good: Good) -> bytes:
+    arrays = good.checkpoint_arrays()
+    arrays["param/4.weight"] = np.zeros((4, 123), np.float32)  # dense layer after a wider conv
+    return _npz_bytes(arrays)
+
+
+def _checkpoint_for_two_second_inputs(tmp: Path, good: Good) -> Path:
+    return save_checkpoint(tmp / "two_seconds.npz", model_for_two_second_inputs(),
+                           {"labels": ["_silence_", "_unknown_", "yes", "no"]})
+
+
+def _checkpoint_with_object_array(good: Good) -> bytes:
+    arrays = good.checkpoint_arrays()
+    arrays["meta"] = np.array([{"labels": ["__import__('os').system('touch pwned')"]}],
+                              dtype=object)
+    return _npz_bytes(arrays)
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # np.savez pickles object arrays: exactly what an attacker sends
+    return buffer.getvalue()
+
+
+def _run_with_truncated_last(tmp: Path, good: Good) -> Path:
+    """A run folder whose resume point was cut short (say, a full disk); the run is --out."""
+    out = tmp / "out"
+    out.mkdir()
+    (out / "last.npz").write_bytes(good.run.read_bytes()[:4000])
+    return out
+
+
+def _float_wav(samples) -> bytes:
+    return wav_bytes(np.asarray(samples, "<f4").tobytes(), format_tag=3, bits=32)
+
+
+EMPTY_WAV = _file("empty.wav", b"")
+TRUNCATED_WAV = _file("truncated.wav", pcm16_bytes(tone(440.0))[:9000])
+NOT_RIFF_WAV = _file("song.wav", b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(600))  # an MP3
+ZERO_LENGTH_WAV = _file("zero.wav", wav_bytes(b""))
+NAN_WAV = _file("nan.wav", _float_wav([0.1, np.nan, -0.1] * 5000))
+U8_WAV = _file("u8.wav", wav_bytes(bytes(16000), bits=8))
+P24_WAV = _file("p24.wav", wav_bytes(bytes(48000), bits=24))
+CD_RATE_WAV = _file("cd.wav", pcm16_bytes(tone(440.0, rate=44100), rate=44100))
+STEREO_WAV = _file("stereo.wav", pcm16_bytes(np.repeat(tone(440.0), 2), channels=2))
+TEN_MINUTE_WAV = _file("ten_minutes.wav", lambda good: pcm16_bytes(np.zeros(600 * 16000, np.int16)))
+ABSENT = lambda tmp, good: tmp / "absent"  # noqa: E731
+LACKS_YES = _data_folder({"no": 30, "up": 12})
+CUT_CHECKPOINT = _file("cut.npz", lambda good: good.run.read_bytes()[:5000])
+OTHER_ARCHITECTURE = _file("other.npz", _checkpoint_of_another_architecture)
+OBJECT_ARRAY = _file("evil.npz", _checkpoint_with_object_array)
+NOTHING = lambda tmp, good: None  # noqa: E731  (the command line itself is the bad input)
+FEATURES_OUT = "micro_features.npy"  # what 'features' writes
+
+# name: (command, bad input, what the one-line error must say, file guarded in {out})
+CASES = {
+    # WAV files
+    "features-empty-wav": (
+        "features {bad} --out {out}", EMPTY_WAV, "empty file (0 bytes)", FEATURES_OUT),
+    "features-truncated-wav": (
+        "features {bad} --out {out}", TRUNCATED_WAV,
+        "truncated: the data chunk declares 32000 bytes but only 8956", FEATURES_OUT),
+    "features-non-riff-wav": (
+        "features {bad} --out {out}", NOT_RIFF_WAV, "not a RIFF/WAVE file", FEATURES_OUT),
+    "features-zero-length-wav": (
+        "features {bad} --out {out}", ZERO_LENGTH_WAV, "zero-length: the file holds no samples",
+        FEATURES_OUT),
+    "features-nan-float-wav": (
+        "features {bad} --out {out}", NAN_WAV, "contains NaN or infinite samples", FEATURES_OUT),
+    "features-ten-minute-wav": (
+        "features {bad} --out {out}", TEN_MINUTE_WAV, "600.0 s long; at most 60 s expected here",
+        FEATURES_OUT),
+    "listen-empty-wav": ("listen {bad} --model {run}", EMPTY_WAV, "empty file (0 bytes)", None),
+    "listen-nan-float-wav": ("listen {bad} --model {run}", NAN_WAV, "NaN or infinite", None),
+    "infer-truncated-wav": ("infer {tflite} {bad}", TRUNCATED_WAV, "truncated", None),
+    "infer-non-riff-wav": ("infer {tflite} {bad}", NOT_RIFF_WAV, "not a RIFF/WAVE file", None),
+    "infer-8-bit-wav": (
+        "infer {tflite} {bad}", U8_WAV,
+        "16000 Hz, mono, 8-bit PCM; the model takes what the device records", None),
+    "infer-24-bit-wav": (
+        "infer {tflite} {bad}", P24_WAV, "16000 Hz, mono, 24-bit PCM; the model takes", None),
+    "infer-44100-hz-wav": (
+        "infer {tflite} {bad}", CD_RATE_WAV, "44100 Hz, mono, 16-bit PCM; the model takes", None),
+    "infer-stereo-wav": (
+        "infer {tflite} {bad}", STEREO_WAV, "16000 Hz, 2 channels, 16-bit PCM; the model takes",
+        None),
+    "infer-ten-minute-wav": (
+        "infer {tflite} {bad}", TEN_MINUTE_WAV, "600.0 s long; at most 1 s expected here", None),
+    # data folders
+    "train-missing-data-folder": (
+        "train --data {bad} --out {out}", ABSENT, "data folder not found", "model.npz"),
+    "train-empty-data-folder": (
+        "train --data {bad} --out {out}", _empty_folder, "no .wav clips found", "model.npz"),
+    "train-data-lacks-a-wanted-word": (
+        "train --data {bad} --out {out}", LACKS_YES,
+        "no folder for wanted word 'yes'; available words: no, up", "model.npz"),
+    "train-data-lacks-background-noise": (
+        "train --data {bad} --out {out}", _data_folder(WORDS, background_seconds=()),
+        "no '_background_noise_' folder", "model.npz"),
+    "train-noise-shorter-than-1-s": (
+        "train --data {bad} --out {out}", _data_folder(WORDS, background_seconds=(3.0, 0.5)),
+        "background noise of 8000 samples; more than 16000", "model.npz"),
+    "train-noise-file-truncated": (
+        "train --data {bad} --out {out}", _noise_file_truncated, "noise_0.wav: truncated",
+        "model.npz"),
+    "data-stats-missing-folder": ("data stats --data {bad}", ABSENT, "data folder not found", None),
+    "eval-data-lacks-a-wanted-word": (
+        "eval {run} --data {bad}", LACKS_YES, "no folder for wanted word 'yes'", None),
+    "infield-empty-data-folder": (
+        "infield {run} --data {bad}", _empty_folder, "no .wav clips found", None),
+    # checkpoints
+    "eval-truncated-checkpoint": (
+        "eval {bad} --data {data}", CUT_CHECKPOINT, "is truncated or not an .npz file", None),
+    "convert-truncated-checkpoint": (
+        "convert {bad} --out {out}", CUT_CHECKPOINT, "is truncated or not an .npz file",
+        "model.tflite"),
+    "train-resume-from-truncated-checkpoint": (
+        "train --data {data} --out {out} --resume", _run_with_truncated_last,
+        "last.npz is truncated or not an .npz file", "model.npz"),
+    "size-checkpoint-of-another-architecture": (
+        "size {bad}", OTHER_ARCHITECTURE, "does not match its architecture: 4.weight", None),
+    "convert-checkpoint-of-another-architecture": (
+        "convert {bad} --out {out}", OTHER_ARCHITECTURE, "does not match its architecture",
+        "model.tflite"),
+    "eval-checkpoint-of-a-model-for-two-second-inputs": (
+        "eval {bad} --data {data}", _checkpoint_for_two_second_inputs,
+        "does not match its architecture: it takes (98, 40, 1) inputs", None),
+    "prune-checkpoint-of-another-architecture": (
+        "prune {bad} --out {out}", OTHER_ARCHITECTURE, "does not match its architecture",
+        "prune.json"),
+    "listen-checkpoint-with-object-array": (
+        "listen {wav} --model {bad}", OBJECT_ARRAY, "holds objects that would need pickle: refused",
+        None),
+    "quantize-checkpoint-with-object-array": (
+        "quantize {bad} --out {out}", OBJECT_ARRAY, "holds objects that would need pickle",
+        "quant.json"),
+    # .tflite models
+    "infer-truncated-tflite": (
+        "infer {bad} {wav}", _file("cut.tflite", lambda good: good.tflite.read_bytes()[:9000]),
+        "not a valid TFLite model", None),
+    "infer-tflite-with-bad-magic": (
+        "infer {bad} {wav}", _file("magic.tflite", lambda good: good.tflite.read_bytes()[:4]
+                                   + b"TFL2" + good.tflite.read_bytes()[8:]),
+        "file identifier is b'TFL2', expected b'TFL3'", None),
+    "infer-tflite-with-unsupported-op": (
+        "infer {bad} {wav}", _file("add.tflite", lambda good: with_operator_code(
+            good.tflite.read_bytes(), SOFTMAX, ADD)),
+        "unsupported operator (builtin code 0)", None),
+    "infer-tflite-buffer-past-the-end": (
+        "infer {bad} {wav}", _file("overrun.tflite", lambda good: with_buffer_overrun(
+            good.tflite.read_bytes())),
+        "buffer data at byte", None),
+    # bad values on the command line
+    "quantize-bits-0": (
+        "quantize {run} --out {out} --bits 0", NOTHING,
+        "bits must be between 2 and 8 (integer models are held in int8), not 0", "quant.json"),
+    "quantize-bits-33": (
+        "quantize {run} --out {out} --bits 4,33", NOTHING,
+        "bits must be between 2 and 8 (integer models are held in int8), not 33", "quant.json"),
+    "prune-sparsity-1.5": (
+        "prune {run} --out {out} --method unstructured --amounts 0.5,1.5", NOTHING,
+        "sparsity 1.5 is out of range: amounts are fractions in [0, 1)", "prune.json"),
+    "train-unknown-word": (
+        "train --data {data} --out {out} --words yes,nope", NOTHING,
+        "no folder for wanted word 'nope'", "model.npz"),
+    "report-unknown-word": (
+        "report --data {data} --out {out} --words yes,nope", NOTHING,
+        "no folder for wanted word 'nope'", "index.md"),
+    "synth-data-unknown-word": (
+        "synth-data {out} --words yes,nope", NOTHING,
+        "--words must be Speech Commands words; unknown: nope", "yes/0a1b2c3d_nohash_0.wav"),
+    "infer-labels-do-not-match-outputs": (
+        "infer {tflite} {wav} --labels yes,no", NOTHING,
+        "the model has 4 outputs but --labels names 2", None),
+}
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
+
+
+@pytest.mark.parametrize("command,make,problem,guarded", CASES.values(), ids=CASES.keys())
+def test_bad_input_is_a_one_line_error_with_exit_2_and_leaves_outputs_alone(
+        command, make, problem, guarded, good, tmp_path, capsys):
+    bad = make(tmp_path, good)
+    out = tmp_path / "out"
+    if guarded:
+        (out / guarded).parent.mkdir(parents=True, exist_ok=True)
+        (out / guarded).write_bytes(SENTINEL)
+    before = _snapshot(out)
+    args = [a.format(bad=bad, out=out, run=good.run, data=good.data, wav=good.wav,
+                     tflite=good.tflite) for a in command.split()]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("tinykws: error: ") and captured.err.count("\n") == 1
+    assert problem in captured.err
+    assert captured.out == ""
+    assert _snapshot(out) == before
