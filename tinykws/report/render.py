@@ -197,11 +197,12 @@ def _prune(prune, rel) -> list[str]:
 
 
 def _floor(study: dict) -> list[str]:
-    floor = (study.get("majority") or {}).get("testing_accuracy")
-    if floor is None:
+    floors = study.get("majority") or {}
+    if "testing_accuracy" not in floors:
         return []
-    return ["", f"For scale: always answering the most common label scores {_pct(floor)} on the "
-            "test split."]
+    real = (f" and {_pct(floors['real_accuracy'])} on real speech" if "real_accuracy" in floors else "")
+    return ["", f"For scale: always answering the most common label scores "
+            f"{_pct(floors['testing_accuracy'])} on the test split{real}."]
 
 
 def _infield(f: dict) -> list[str]:
