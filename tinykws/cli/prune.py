@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tinykws.cli.study_options import add_study_options, finetune_config
+
 
 def _float_list(text: str) -> tuple[float, ...]:
     try:
@@ -31,16 +33,9 @@ def register(subparsers) -> None:
     p.add_argument("--scope", choices=("layer", "global"), default="layer",
                    help="unstructured: a threshold per layer or one global threshold")
     p.add_argument("--norm", type=int, choices=(1, 2), default=1, help="structured: L1 or L2 filter norm")
-    p.add_argument("--finetune-steps", type=int, default=600, help="fine-tuning steps (default 600)")
-    p.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate, Adam")
-    p.add_argument("--data", metavar="DIR", help="data folder (default: the one the run used)")
-    p.add_argument("--resplit-salt", metavar="S", help="test-set layout: speaker re-split salt")
-    p.add_argument("--real", metavar="DIR", help="also score on this real-speech test-set folder")
-    p.add_argument("--calibration", type=int, default=200, help="PTQ calibration clips (default 200)")
     p.add_argument("--repeats", type=int, default=200,
                    help="timed runs per model for the CPU latency medians (default 200)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    add_study_options(p, "pruned models")
     p.set_defaults(func=run)
 
 
@@ -49,15 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from tinykws.plots.prune import save_prune_plots
     from tinykws.prune.study import (
         STRUCTURED_AMOUNTS, UNSTRUCTURED_AMOUNTS, PruneStudySettings, run_prune_study)
-    from tinykws.train.finetune import FinetuneConfig
 
     methods = tuple(m.strip() for m in args.method.split(",") if m.strip())
-    if args.finetune_steps < 1:
-        raise TinyKWSError(f"--finetune-steps must be at least 1, not {args.finetune_steps}")
     if args.repeats < 1:
         raise TinyKWSError(f"--repeats must be at least 1, not {args.repeats}")
-    if not args.lr > 0:
-        raise TinyKWSError(f"--lr must be positive, not {args.lr}")
     if args.amounts is not None and len(methods) > 1:
         raise TinyKWSError("--amounts means sparsity for one --method: pass unstructured or structured")
     settings = PruneStudySettings(
@@ -67,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
         structured_amounts=args.amounts if args.amounts is not None and methods == ("structured",)
         else STRUCTURED_AMOUNTS,
         scope=args.scope, norm=args.norm,
-        finetune=FinetuneConfig(steps=args.finetune_steps, learning_rate=args.lr, seed=args.seed),
-        calibration=args.calibration, timing_repeats=args.repeats)
+        finetune=finetune_config(args), calibration=args.calibration, timing_repeats=args.repeats)
     result = run_prune_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
                              progress=not args.no_progress)
     save_prune_plots(result, args.out)

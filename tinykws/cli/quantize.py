@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tinykws.cli.study_options import add_study_options, finetune_config
+
 
 def _int_list(text: str) -> tuple[int, ...]:
     try:
@@ -32,11 +34,6 @@ def register(subparsers) -> None:
                    help="any of ptq,qat,minifloat (default all)")
     p.add_argument("--formats", type=_name_list, default=None,
                    help="minifloat formats, e.g. E2M1,E4M3 (default: 14 formats of 3 to 8 bits)")
-    p.add_argument("--data", metavar="DIR", help="data folder (default: the one the run used)")
-    p.add_argument("--resplit-salt", metavar="S", help="test-set layout: speaker re-split salt")
-    p.add_argument("--real", metavar="DIR", help="also score on this real-speech test-set folder")
-    p.add_argument("--finetune-steps", type=int, default=600, help="QAT fine-tuning steps (default 600)")
-    p.add_argument("--lr", type=float, default=3e-4, help="QAT learning rate, Adam (default 3e-4)")
     p.add_argument("--ste", choices=("identity", "clipped"), default="identity",
                    help="straight-through gradient (default identity)")
     p.add_argument("--percentile", type=float, default=None,
@@ -44,9 +41,7 @@ def register(subparsers) -> None:
     p.add_argument("--dense-weights", choices=("per-tensor", "per-channel"), default="per-tensor",
                    help="dense weights: one scale (default, as micro_speech's model) or one per "
                    "output row")
-    p.add_argument("--calibration", type=int, default=200, help="PTQ calibration clips (default 200)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    add_study_options(p, "QAT")
     p.set_defaults(func=run)
 
 
@@ -55,20 +50,14 @@ def run(args: argparse.Namespace) -> int:
     from tinykws.plots.quant import save_quant_plots
     from tinykws.quant.minifloat import STUDY_FORMATS
     from tinykws.quant.study import QuantStudySettings, run_quant_study
-    from tinykws.train.finetune import FinetuneConfig
 
-    if args.finetune_steps < 1:
-        raise TinyKWSError(f"--finetune-steps must be at least 1, not {args.finetune_steps}")
-    if not args.lr > 0:
-        raise TinyKWSError(f"--lr must be positive, not {args.lr}")
     if args.percentile is not None and not 50 < args.percentile <= 100:
         raise TinyKWSError(f"--percentile must be in (50, 100], not {args.percentile}")
     if not args.bits:
         raise TinyKWSError("--bits is empty")
     settings = QuantStudySettings(
         bits=args.bits, modes=args.modes, formats=args.formats or STUDY_FORMATS,
-        finetune=FinetuneConfig(steps=args.finetune_steps, learning_rate=args.lr, seed=args.seed),
-        calibration=args.calibration, ste=args.ste, percentile=args.percentile,
+        finetune=finetune_config(args), calibration=args.calibration, ste=args.ste, percentile=args.percentile,
         dense_per_channel=args.dense_weights == "per-channel")
     result = run_quant_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
                              progress=not args.no_progress)
