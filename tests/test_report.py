@@ -34,6 +34,10 @@ def test_report_builds_then_reuses_every_stage(tmp_path):
     prune = _stage_result(tmp_path / "report", "prune")
     assert len(prune["unstructured"]) == 12 and len(prune["structured"]) == 14
     assert f"| unpruned | {prune['baseline']['nonzero_params']:,} |" in text
+    tflm = _stage_result(tmp_path / "report", "convert")["tflm"]
+    if tflm is not None:
+        assert tflm["bit_exact"]
+        assert f"bit for bit the same outputs on all {tflm['examples']} test clips" in text
     mcu = _stage_result(tmp_path / "report", "mcu")
     assert f"| network | {mcu['reference']['network_ms']:.1f} ms | {mcu['cmsis-nn']['network_ms']:.1f} ms |" in text
     for line in text.splitlines():

@@ -104,7 +104,8 @@ def build_report(s: ReportSettings, progress: bool = True, ask=None) -> Path:
     r["size"] = stage("size", {"labels": len(index.labels)}, lambda d: _size(len(index.labels)))
     r["train"] = training = stage("train", {"steps": s.steps, "dir": str(source.path)},
                                   lambda d: _train(source.path, s, d, progress))
-    r["convert"] = converted = stage("convert", {"train": training.key, "calibration": CALIBRATION_CLIPS},
+    r["convert"] = converted = stage("convert", {"train": training.key, "calibration": CALIBRATION_CLIPS,
+                                                 "checked_in_tflm": True},
                                      lambda d: _convert(training.dir, source.path, d))
     r["cpu"] = stage("cpu", {"convert": converted.key, "repeats": s.timing_repeats},
                      lambda d: _cpu_breakdown(converted.dir / "model.tflite", s.timing_repeats))
@@ -171,9 +172,15 @@ def _train(data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
 
 
 def _convert(train_dir: Path, data: Path, work: Path) -> dict:
+    from tinykws.convert.ptq import float_to_int8_input
     from tinykws.convert.run import convert_run
+    from tinykws.tflite.interpreters import check_against_tflm
+    from tinykws.train.evaluate import open_run
 
-    return convert_run(train_dir, work, str(data), calibration=CALIBRATION_CLIPS)
+    result = convert_run(train_dir, work, str(data), calibration=CALIBRATION_CLIPS)
+    x, _ = open_run(train_dir, str(data), None)[2].split_arrays("testing")
+    return {**result, "tflm": check_against_tflm((work / "model.tflite").read_bytes(),
+                                                  float_to_int8_input(x))}
 
 
 def _cpu_breakdown(model_path: Path, repeats: int) -> dict:

@@ -98,7 +98,17 @@ def _int8(c: dict) -> list[str]:
             "Arduino array `model.cc`.", "",
             "| model | test accuracy |", "|---|---:|",
             f"| float32 | {_pct(c['float_test_accuracy'])} |",
-            f"| int8 (bit-exact with tflite-micro) | {_pct(c['int8_test_accuracy'])} |"]
+            f"| int8 | {_pct(c['int8_test_accuracy'])} |", "", _tflm_sentence(c.get("tflm"))]
+
+
+def _tflm_sentence(tflm: dict | None) -> str:
+    if tflm is None:
+        return "tflite-micro is not installed here, so the model was not run in it (the test suite does)."
+    if tflm["bit_exact"]:
+        return (f"tinykws's int8 runtime and tflite-micro's interpreter give bit for bit the same "
+                f"outputs on all {tflm['examples']} test clips.")
+    return (f"tinykws's int8 runtime and tflite-micro's interpreter **differ** on {tflm['mismatches']} "
+            f"of the {tflm['examples']} test clips.")
 
 
 def _cpu(c: dict) -> list[str]:
