@@ -48,7 +48,7 @@ def test_a_yes_when_asked_downloads_into_the_cache(tmp_path, monkeypatch):
     questions = []
     source = locate.resolve_data(ask=lambda q: questions.append(q) or True)
     assert source.kind == "download" and fetched == [tmp_path / locate.SPEECH_COMMANDS_DIR]
-    assert "2.3 GB" in questions[0]
+    assert "2.4 GB" in questions[0]
 
 
 def test_a_no_when_asked_falls_back_to_the_synthetic_set(tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--words", default="yes,no")
     p.add_argument("--quick", action="store_true", help="short schedules (minutes, not hours)")
     p.add_argument("--download", action="store_true",
-                   help="download Speech Commands v0.02 (2.3 GB) if no copy is cached")
+                   help="download Speech Commands v0.02 (2.4 GB) if no copy is cached")
     p.add_argument("--real", metavar="DIR",
                    help="a canonical test-set folder of real speech to evaluate on")
     p.add_argument("--seed", type=int, default=0)

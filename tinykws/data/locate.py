@@ -5,7 +5,7 @@
 1. a Speech Commands copy in the cache folder (``$TINYKWS_CACHE``, default
    ``~/.cache/tinykws``), as ``tinykws download`` leaves it;
 2. the official download, when the user asked for it (``--download``) or
-   answered yes when asked on a terminal — it is 2.3 GB, so never without asking;
+   answered yes when asked on a terminal — it is 2.4 GB, so never without asking;
 3. a synthetic keyword set rendered by :mod:`tinykws.data.synth` into the cache
    folder (offline, a minute or two);
 4. otherwise an error that lists the three ways to get data.
@@ -62,7 +62,7 @@ def resolve_data(data: str | os.PathLike | None = None, *, download: bool = Fals
         return DataSource(cached, "cache")
     if not download and ask is not None:
         download = ask(f"No Speech Commands copy in {cached}. Download the official archive "
-                       "(2.3 GB) now? Otherwise a synthetic set is rendered. [y/N] ")
+                       "(2.4 GB) now? Otherwise a synthetic set is rendered. [y/N] ")
     if download:
         from tinykws.data.download import download_speech_commands
 
