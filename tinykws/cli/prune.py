@@ -21,8 +21,8 @@ def register(subparsers) -> None:
         "sparsities) and by whole conv filters (structured: --amounts are the fraction of filters "
         "removed, channels kept = 8 - round(amount * 8)), each without and with fine-tuning; "
         "measure every model (nonzero parameters, FLOPs, int8 .tflite size and accuracy, CPU "
-        "latency, estimated MCU latency) and check it in tflite-micro. Writes DIR/prune.json and "
-        "DIR/prune_{params,flops,cpu,mcu}.png. Rerun with the same settings to resume.")
+        "latency, estimated MCU latency) and check it in tflite-micro. Writes DIR/prune.json, "
+        "DIR/models/*.tflite and DIR/prune_{params,flops,cpu,mcu}.png. Rerun with the same settings to resume.")
     p.add_argument("run", metavar="RUN", help="training run folder (or model .npz)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--method", default="unstructured,structured",
@@ -33,8 +33,8 @@ def register(subparsers) -> None:
     p.add_argument("--scope", choices=("layer", "global"), default="layer",
                    help="unstructured: a threshold per layer or one global threshold")
     p.add_argument("--norm", type=int, choices=(1, 2), default=1, help="structured: L1 or L2 filter norm")
-    p.add_argument("--repeats", type=int, default=200,
-                   help="timed runs per model for the CPU latency medians (default 200)")
+    p.add_argument("--repeats", type=int, default=15,
+                   help="rounds of the alternating int8 CPU timing of all models (default 15)")
     add_study_options(p, "pruned models")
     p.set_defaults(func=run)
 

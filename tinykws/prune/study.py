@@ -7,19 +7,23 @@ fine-tuning — is measured the same way (:func:`measure`):
 - nonzero parameters and FLOPs (:mod:`tinykws.size`; exact after channel
   removal). For unstructured models also the FLOPs a zero-skipping kernel
   performs (two per MAC on a nonzero weight, one per output for the bias);
-- the int8 model: PTQ (``quantize_model``), written by the flatbuffer writer,
-  its size, its accuracy with integer arithmetic, and a comparison with
-  tflite-micro output by output on the test clips;
-- CPU runtime at batch 1, median: our int8 fused path, dense and
-  zero-skipping (CSR kernels, :mod:`tinykws.int8.sparse`), and the float
-  NumPy forward pass;
+- the int8 model: PTQ (``quantize_model``), written by the flatbuffer writer
+  to ``OUT/models/<name>.tflite``, its size, its accuracy with integer
+  arithmetic, and a comparison with tflite-micro output by output on the
+  test clips;
+- CPU runtime at batch 1, median: the float NumPy forward pass, and our int8
+  fused path, dense and zero-skipping (CSR kernels,
+  :mod:`tinykws.int8.sparse`) — these last two for all models at once, at
+  the end, alternating (:func:`time_int8_models`), so that the machine's
+  drift over a long study does not show up as differences between models;
 - MCU runtime: the cost model's network latency on the Nano 33 BLE Sense
   (:mod:`tinykws.mcu`), TFLM reference kernels and CMSIS-NN — an estimate.
   Unstructured zeros do not make TFLM's dense kernels faster, and the model
   says so: only removed channels change it.
 
 Results go to ``OUT/prune.json`` after every entry; rerun with the same
-settings to resume.
+settings to resume (only missing models are pruned and fine-tuned again; the
+int8 timing pass then covers them all).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tinykws.atomic import write_json
+from tinykws.atomic import write_bytes, write_json
 from tinykws.convert.ptq import float_to_int8_input, quantize_model
 from tinykws.errors import TinyKWSError
 from tinykws.nn.conv import Conv2D
@@ -58,7 +62,7 @@ class PruneStudySettings:
     norm: int = 1  # structured: L1 or L2 filter norm
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     calibration: int = 200
-    timing_repeats: int = 200
+    timing_repeats: int = 15  # rounds of the alternating CPU timing of all models
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in METHODS]
@@ -95,14 +99,14 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
               "testing": pipeline.split_arrays("testing")}
     if real is not None:
         splits["real"] = real_test_set(real, meta["labels"])
-    ctx = _Context(x_cal, splits, settings.timing_repeats)
+    ctx = _Context(x_cal, splits, out / "models")
 
     def save():
         write_json(out / "prune.json", result)
 
     result["majority"] = {f"{split}_accuracy": majority_accuracy(y) for split, (_, y) in splits.items()}
     if "baseline" not in result:
-        result["baseline"] = measure(model, ctx)
+        result["baseline"] = measure(model, ctx, "unpruned")
         save()
     jobs = {}  # (method, key) -> a function making that entry; keys as in prune.json
     if "unstructured" in settings.methods:
@@ -121,6 +125,8 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
     for method, key, make in tqdm(todo, desc="pruned models", unit="model", disable=not progress):
         result[method][key] = make()
         save()
+    if todo or "cpu_int8_us" not in result["baseline"]:
+        time_int8_models(result, out, settings.timing_repeats)
     result["complete"] = True
     save()
     return result
@@ -135,7 +141,7 @@ def _structured(model, pipeline, keep, amount, tuned, settings, ctx, progress) -
     entry = {"channels": keep, "amount": amount, "finetuned": tuned}
     if tuned:
         entry["finetune"] = _tune(small, pipeline, settings, None, progress, f"structured {keep} ch")
-    return {**entry, **measure(small, ctx)}
+    return {**entry, **measure(small, ctx, f"structured-{keep}ch-{_kind(tuned)}")}
 
 
 def _unstructured(model, pipeline, amount, tuned, settings, ctx, progress) -> dict:
@@ -149,7 +155,7 @@ def _unstructured(model, pipeline, amount, tuned, settings, ctx, progress) -> di
     if tuned:
         entry["finetune"] = _tune(pruned, pipeline, settings, masks, progress, f"unstructured {amount:g}")
     entry["sparsity"] = sparsity(pruned)
-    return {**entry, **measure(pruned, ctx)}
+    return {**entry, **measure(pruned, ctx, f"unstructured-{amount:g}-{_kind(tuned)}")}
 
 
 def _tune(model, pipeline, settings, masks, progress, desc) -> dict:
@@ -162,11 +168,11 @@ def _tune(model, pipeline, settings, masks, progress, desc) -> dict:
 
 @dataclass
 class _Context:
-    """What every measurement needs: calibration clips, scored splits, timing repeats."""
+    """What every measurement needs: calibration clips, scored splits, where models go."""
 
     x_cal: np.ndarray
     splits: dict
-    repeats: int
+    models: Path  # OUT/models: every measured model's .tflite
 
 
 def zero_skipping_flops(model: Sequential) -> int:
@@ -187,8 +193,12 @@ def zero_skipping_flops(model: Sequential) -> int:
     return total
 
 
-def measure(model: Sequential, ctx: _Context) -> dict:
-    """Size, accuracy (float and int8), CPU and MCU runtime of one (pruned) model."""
+def measure(model: Sequential, ctx: _Context, name: str) -> dict:
+    """Size, accuracy (float and int8), float CPU and MCU runtime of one (pruned) model.
+
+    Its int8 model is written to ``OUT/models/<name>.tflite``; the int8 CPU
+    latencies come later, from :func:`time_int8_models`.
+    """
     from tinykws.int8.runtime import Int8Runtime
     from tinykws.size import float_latency_seconds, layer_sizes
     from tinykws.tflite.interpreters import check_against_tflm
@@ -197,6 +207,7 @@ def measure(model: Sequential, ctx: _Context) -> dict:
 
     sizes = layer_sizes(model)
     blob = serialize_tflite(quantize_model(model, ctx.x_cal))
+    write_bytes(ctx.models / f"{name}.tflite", blob)
     graph = parse_tflite(blob, "model.tflite")
     runtime = Int8Runtime(graph)
     entry = {
@@ -205,41 +216,44 @@ def measure(model: Sequential, ctx: _Context) -> dict:
         "flops": sum(s.flops for s in sizes),
         "zero_skipping_flops": zero_skipping_flops(model),
         "tflite_bytes": len(blob),
+        "tflite": f"{ctx.models.name}/{name}.tflite",
     }
     for split, (x, y) in ctx.splits.items():
         entry[f"float_{split}_accuracy"] = accuracy(predict(model, x), y)
         entry[f"int8_{split}_accuracy"] = accuracy(runtime.run(float_to_int8_input(x)).astype(np.int32), y)
     entry["tflm"] = check_against_tflm(blob, float_to_int8_input(ctx.splits["testing"][0]))
-    entry["cpu_float_us"] = 1e6 * float_latency_seconds(model, ctx.repeats)
-    entry.update(_int8_latencies_us(graph, ctx.repeats))
+    entry["cpu_float_us"] = 1e6 * float_latency_seconds(model, 100)
     entry.update(_mcu_ms(graph, len(blob)))
     return entry
 
 
-def _median_us(fn, x, repeats: int) -> float:
-    for _ in range(10):
-        fn(x)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn(x)
-        times.append(time.perf_counter() - t)
-    return 1e6 * float(np.median(times))
+def time_int8_models(result: dict, out: Path, rounds: int) -> None:
+    """Batch-1 latency of every model's fused int8 path, dense and zero-skipping, into ``result``.
 
-
-def _int8_latencies_us(graph, repeats: int) -> dict:
-    """Batch-1 int8 latency of the fused dense path and of the zero-skipping (CSR) path.
-
-    ``cpu_int8_best_us`` is the faster of the two: what a deployment on this
-    CPU would pick for that model (dense below about 85 % sparsity).
+    All models are timed in one alternating comparison (:func:`tinykws.timing.compare`):
+    timed one after another, minutes apart, their latencies would also measure
+    how the machine drifted in between. Adds ``cpu_int8_us`` (dense),
+    ``cpu_int8_sparse_us`` (CSR kernels) and ``cpu_int8_best_us``, the faster
+    of the two: what a deployment on this CPU would pick for that model.
     """
     from kernels.int8_tiny_conv import FusedTinyConv
+    from tinykws.tflite.reader import parse_tflite
+    from tinykws.timing import compare
 
-    x = np.zeros((1, *graph.tensors[graph.inputs[0]].shape[1:]), np.int8)
-    out = {"cpu_int8_us": _median_us(FusedTinyConv(graph).run, x, repeats),
-           "cpu_int8_sparse_us": _median_us(FusedTinyConv(graph, sparse=True).run, x, repeats)}
-    out["cpu_int8_best_us"] = min(out.values())
-    return out
+    entries = [result["baseline"], *result["unstructured"].values(), *result["structured"].values()]
+    runs = {}
+    for i, e in enumerate(entries):
+        path = out / e["tflite"]
+        if not path.is_file():
+            raise TinyKWSError(f"{path} is missing; remove {out / 'prune.json'} to run the study again")
+        graph = parse_tflite(path.read_bytes(), str(path))
+        x = np.zeros((1, *graph.tensors[graph.inputs[0]].shape[1:]), np.int8)  # (1, 49, 40, 1)
+        for kind, sparse in (("dense", False), ("sparse", True)):
+            runs[i, kind] = partial(FusedTinyConv(graph, sparse=sparse).run, x)
+    seconds = compare(runs, repeats=rounds, target_s=0.005)
+    for i, e in enumerate(entries):
+        e["cpu_int8_us"], e["cpu_int8_sparse_us"] = 1e6 * seconds[i, "dense"], 1e6 * seconds[i, "sparse"]
+        e["cpu_int8_best_us"] = min(e["cpu_int8_us"], e["cpu_int8_sparse_us"])
 
 
 def _mcu_ms(graph, model_bytes: int) -> dict:

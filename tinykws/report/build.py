@@ -56,7 +56,8 @@ class ReportSettings:
 
     @property
     def timing_repeats(self) -> int:
-        return 20 if self.quick else 200
+        """Rounds of alternating timing (CPU time per clip; all pruned models at once)."""
+        return 5 if self.quick else 15
 
     @property
     def synth_speakers(self) -> int:
