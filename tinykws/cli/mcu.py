@@ -14,9 +14,9 @@ def register(subparsers) -> None:
         "model costs on the Arduino Nano 33 BLE Sense (nRF52840, Cortex-M4F, 1 MB flash, "
         "256 KB RAM) with TensorFlow Lite Micro's reference or CMSIS-NN kernels: per-op MACs, "
         "cycles and ms; the tensor arena of TFLM's greedy planner; flash and RAM with the "
-        "runtime; and a 1 s clip's preprocessing / network / postprocessing time. Fitted to "
-        "published measurements within a few percent (reference kernels); CMSIS-NN numbers "
-        "are less certain.")
+        "runtime; and a 1 s clip's preprocessing / network / postprocessing time. The plain-C "
+        "convolution loops' constants are solved from two published measurements; CMSIS-NN's "
+        "SIMD paths come from instruction counts alone and are less certain.")
     p.add_argument("model", help="an int8 .tflite file")
     p.add_argument("--kernels", choices=KERNEL_CHOICES, default="both",
                    help="kernel library to estimate (default both)")
