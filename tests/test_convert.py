@@ -76,7 +76,9 @@ def test_per_channel_dense_weights_are_bit_exact_in_tflite_micro(converted):
     assert np.abs(weights.data).max(axis=1).tolist() == [127] * 4  # every row uses its full grid
     x, _ = _test_inputs(data)
     _assert_every_tensor_matches_tflite_micro(blob, x)
-    assert json.loads((out / "convert.json").read_text())["dense_weights"] == "per-channel"
+    report = json.loads((out / "convert.json").read_text())
+    assert report["dense_weights"] == "per-channel"
+    assert report["tflm"] == {"examples": len(x), "bit_exact": True, "mismatches": 0}
 
 
 def test_litert_reference_kernels_agree(converted):

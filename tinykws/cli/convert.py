@@ -30,4 +30,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"model.tflite: {r['model_bytes']:,} bytes (micro_speech's: {r['micro_speech_model_bytes']:,}); "
           f"test accuracy float {r['float_test_accuracy']:.4f}, int8 {r['int8_test_accuracy']:.4f} "
           f"({r['test_examples']} clips)")
+    tflm = r["tflm"]
+    if tflm is None:
+        print("tflite-micro is not installed: model not run in it")
+    else:
+        print(f"tflite-micro: {'bit-exact' if tflm['bit_exact'] else 'MISMATCH'} on "
+              f"{tflm['examples'] - tflm['mismatches']} of {tflm['examples']} test clips")
     return 0

@@ -14,8 +14,13 @@ MICRO_SPEECH_MODEL_BYTES = 18_712  # TensorFlow's micro_speech model, for compar
 def convert_run(run: str | Path, out: str | Path, data: str | None = None,
                 calibration: int = 200, resplit_salt: str | None = None,
                 dense_per_channel: bool = False) -> dict:
-    """Quantize a run's best model, write model.tflite/.cc/.h and convert.json."""
+    """Quantize a run's best model, write model.tflite/.cc/.h and convert.json.
+
+    The written model is also run in tflite-micro on every test clip, when
+    it is installed (``convert.json``'s ``tflm``; None otherwise).
+    """
     from tinykws.int8.runtime import Int8Runtime
+    from tinykws.tflite.interpreters import check_against_tflm
     from tinykws.tflite.reader import parse_tflite
     from tinykws.tflite.writer import serialize_tflite
     from tinykws.train.evaluate import calibration_set, open_run
@@ -30,7 +35,9 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     runtime = Int8Runtime(parse_tflite(blob, "model.tflite"))
     x, y = pipeline.split_arrays("testing")
     float_acc = float((predict(model, x).argmax(1) == y).mean())
-    int8_acc = float((runtime.run(float_to_int8_input(x)).argmax(1) == y).mean())
+    x_int8 = float_to_int8_input(x)  # (N, 49, 40, 1) int8
+    scores = runtime.run(x_int8)  # (N, K) int8
+    int8_acc = float((scores.argmax(1) == y).mean())
     out = Path(out)
     write_bytes(out / "model.tflite", blob)
     write_text(out / "model.cc", c_source(blob))
@@ -42,6 +49,7 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
         "micro_speech_model_bytes": MICRO_SPEECH_MODEL_BYTES,
         "operators": [op.op for op in graph.operators],
         "dense_weights": "per-channel" if dense_per_channel else "per-tensor",
+        "tflm": check_against_tflm(blob, x_int8, ours=scores),
     }
     write_json(out / "convert.json", report)
     if run.is_dir():

@@ -60,9 +60,11 @@ def litert_runner(model: bytes, reference: bool = True, batch: int = 1,
     return run
 
 
-def check_against_tflm(model: bytes, x: np.ndarray) -> dict | None:
+def check_against_tflm(model: bytes, x: np.ndarray, ours: np.ndarray | None = None) -> dict | None:
     """Run ``model`` on every example of ``x`` (int8, batch first) in our runtime and in
     tflite-micro; ``{"examples", "bit_exact", "mismatches"}``, or None without tflite-micro.
+
+    ``ours`` is our runtime's output on ``x`` when the caller has it already.
 
     Every output byte is compared. Used by the quantization and pruning
     studies to show each exported model runs the same on the device's
@@ -72,10 +74,11 @@ def check_against_tflm(model: bytes, x: np.ndarray) -> dict | None:
         tflm = tflm_runner(model)
     except ImportError:
         return None
-    from tinykws.int8.runtime import Int8Runtime
-    from tinykws.tflite.reader import parse_tflite
+    if ours is None:
+        from tinykws.int8.runtime import Int8Runtime
+        from tinykws.tflite.reader import parse_tflite
 
-    ours = Int8Runtime(parse_tflite(model, "model.tflite")).run(x)  # (N, K) int8
+        ours = Int8Runtime(parse_tflite(model, "model.tflite")).run(x)  # (N, K) int8
     mismatches = sum(int(not np.array_equal(tflm(x[i:i + 1]), ours[i:i + 1])) for i in range(len(x)))
     return {"examples": int(len(x)), "bit_exact": mismatches == 0, "mismatches": mismatches}
 
