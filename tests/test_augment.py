@@ -17,7 +17,8 @@ LENGTHS = (48000, 40000, 20000)  # three background files
 
 def _draws(n_draws, is_silence, seed=0, lengths=LENGTHS, **kwargs):
     rng = np.random.default_rng(seed)
-    return [augment.draw_training(rng, is_silence, lengths, N, **kwargs) for _ in range(n_draws)]
+    settings = augment.Augmentation(**kwargs)
+    return [augment.draw_training(rng, is_silence, lengths, N, settings) for _ in range(n_draws)]
 
 
 # -- time shift -----------------------------------------------------------

@@ -91,9 +91,19 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(data, tmp_path
         json.loads((tmp_path / "full" / "metrics.json").read_text())["accuracy"]
 
 
-def test_default_schedule_is_tfs_sgd_scaled_to_the_requested_steps(data, tmp_path):
+def test_default_run_is_the_recipe_and_tfs_schedule_scales(data, tmp_path):
+    from dataclasses import asdict
+
+    from tinykws.resume import jsonable
+    from tinykws.train.recipe import DEFAULT_RECIPE
+
     run = tmp_path / "run"
     assert main(["train", "--data", str(data), "--out", str(run), "--steps", "50", "--eval-every", "25"]) == 0
     config = json.loads((run / "metrics.json").read_text())["config"]
+    assert config == jsonable({**asdict(DEFAULT_RECIPE), "steps": 50, "eval_every": 25})
+    tf_run = tmp_path / "tf"
+    assert main(["train", "--data", str(data), "--out", str(tf_run), "--steps", "50",
+                 "--eval-every", "25", "--schedule", "tf"]) == 0
+    config = json.loads((tf_run / "metrics.json").read_text())["config"]
     assert config["optimizer"] == "sgd" and config["boundaries"] == [40, 50]
     assert config["learning_rates"] == [1e-3, 1e-4]

@@ -77,6 +77,9 @@ def test_training_batches_are_reproducible_from_the_generator(pipe):
     np.testing.assert_array_equal(a[1], b[1])
 
 
+NO_SHIFT_OR_NOISE = augment.Augmentation(time_shift_samples=0, background_frequency=0)
+
+
 def test_training_audio_is_the_tf_recipe_applied_to_the_picked_clip(pipe, index):
     # Replay the generator: pick, then the augmentation draws, example by example.
     batch, labels = pipe.training_audio(20, np.random.default_rng(9))
@@ -101,7 +104,7 @@ def test_training_audio_is_the_tf_recipe_applied_to_the_picked_clip(pipe, index)
 
 def test_training_picks_examples_uniformly_with_replacement(index):
     # Cheap features: only the picks matter here.
-    pipe = FeaturePipeline(index, framed_log_energy, time_shift_samples=0, background_frequency=0)
+    pipe = FeaturePipeline(index, framed_log_energy, augmentation=NO_SHIFT_OR_NOISE)
     n = 3000
     _, labels = pipe.training_audio(n, np.random.default_rng(3))
     share = Counter(e.label for e in index.splits["training"])
@@ -112,13 +115,13 @@ def test_training_picks_examples_uniformly_with_replacement(index):
 
 
 def test_without_shift_or_noise_a_word_clip_is_its_file(index):
-    pipe = FeaturePipeline(index, framed_log_energy, time_shift_samples=0, background_frequency=0)
+    pipe = FeaturePipeline(index, framed_log_energy, augmentation=NO_SHIFT_OR_NOISE)
     audio, labels = pipe.training_audio(30, np.random.default_rng(4))
     rng = np.random.default_rng(4)
     for i in range(30):
         example = index.splits["training"][int(rng.integers(pipe.split_size("training")))]
         augment.draw_training(rng, example.path is None, [len(b) for b in index.background], 16000,
-                              time_shift_samples=0, background_frequency=0)
+                              NO_SHIFT_OR_NOISE)
         if example.path is not None:
             np.testing.assert_array_equal(audio[i], _read_int16(example.path))
 

@@ -13,6 +13,7 @@ class PatternPipeline:
     """A stand-in for FeaturePipeline: each class lights up its own band of channels."""
 
     labels = ("_silence_", "_unknown_", "yes", "no")
+    class_shares = (25.0, 25.0)
 
     def _make(self, labels, rng):
         x = rng.normal(0, 0.3, (len(labels), 49, 40, 1)).astype(np.float32)

@@ -29,6 +29,7 @@ COMMANDS = (
     "synth-data",
     "size",
     "train",
+    "cv",
     "eval",
     "convert",
     "quantize",

@@ -12,8 +12,10 @@ example it does what TF's ``get_data`` does with ``--preprocess=micro``:
    10.0 / 256.0)``; 10/256 is exact in float32), with a channel axis:
    ``x: (N, 49, 40, 1)`` float32, NHWC.
 
-Training batches pick each example with ``rng.integers(len(split))``, i.e.
-uniformly with replacement, as TF's ``np.random.randint(len(candidates))``.
+Training batches pick each example with the split's sampler
+(:mod:`tinykws.data.sampling`): for the official layout uniformly with
+replacement, as TF's ``np.random.randint(len(candidates))``; for a training
+split cut from the canonical test-set layout with TF's class shares as priors.
 Evaluation arrays (:meth:`FeaturePipeline.split_arrays`) are the whole split in
 index order, deterministic, computed once and kept.
 
@@ -29,6 +31,7 @@ import numpy as np
 
 from tinykws.audio import fit_length, load_wav, to_int16
 from tinykws.data import augment
+from tinykws.data.sampling import training_sampler
 from tinykws.data.speech_commands import CLIP_SAMPLES, SPLITS, DatasetIndex, Example
 
 # uint16 micro features -> float model input, TF's scale for --preprocess=micro.
@@ -49,29 +52,32 @@ class FeaturePipeline:
     """Model inputs for the splits of a :class:`DatasetIndex`.
 
     ``features`` maps int16 waveforms ``(N, 16000)`` to uint16 features
-    ``(N, frames, channels)``; by default the micro frontend. The keyword
-    arguments are TF's ``train.py`` flags ``--time_shift_ms`` (as samples),
-    ``--background_frequency`` and ``--background_volume``.
+    ``(N, frames, channels)``; by default the micro frontend.
+    ``augmentation`` holds the training-time settings (by default TF's
+    ``train.py`` flags ``--time_shift_ms``, ``--background_frequency``,
+    ``--background_volume``); a training run sets it from its config.
     """
 
     def __init__(self, index: DatasetIndex, features: FeatureFunction | None = None, *,
-                 time_shift_samples: int = augment.TIME_SHIFT_SAMPLES,
-                 background_frequency: float = augment.BACKGROUND_FREQUENCY,
-                 background_volume: float = augment.BACKGROUND_VOLUME,
+                 augmentation: augment.Augmentation = augment.TF_AUGMENTATION,
                  batch_chunk: int = 256):
         self.index = index
         self.features = micro_features if features is None else features
-        self.time_shift_samples = int(time_shift_samples)
-        self.background_frequency = float(background_frequency)
-        self.background_volume = float(background_volume)
+        self.augmentation = augmentation
         self.batch_chunk = int(batch_chunk)  # examples per call of `features` in split_arrays
         self._background_lengths = tuple(len(b) for b in index.background)
         self._clips: dict[str, np.ndarray] = {}  # path -> (16000,) int16
         self._split_arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._sampler = None  # made on the first training batch: evaluation needs none
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.index.labels
+
+    @property
+    def class_shares(self) -> tuple[float, float]:
+        """TF's ``(silence %, unknown %)`` of the index, for sampling and reports."""
+        return self.index.silence_percentage, self.index.unknown_percentage
 
     def split_size(self, split: str) -> int:
         return len(self._split(split))
@@ -94,16 +100,14 @@ class FeaturePipeline:
 
     def training_audio(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Augmented int16 waveforms ``(N, 16000)`` and labels ``(N,)`` int64 of a random batch."""
-        candidates = self._split("training")
-        if not candidates:
-            raise ValueError("the training split is empty")
+        if self._sampler is None:
+            self._sampler = training_sampler(self.index)
         audio = np.empty((batch_size, CLIP_SAMPLES), dtype=np.int16)  # (N, 16000) int16
         labels = np.empty(batch_size, dtype=np.int64)  # (N,)
         for i in range(batch_size):
-            example = candidates[int(rng.integers(len(candidates)))]
+            example = self._sampler.draw(rng)
             draw = augment.draw_training(  # a clip without a file is a silence example
-                rng, example.path is None, self._background_lengths, CLIP_SAMPLES,
-                self.time_shift_samples, self.background_frequency, self.background_volume)
+                rng, example.path is None, self._background_lengths, CLIP_SAMPLES, self.augmentation)
             audio[i] = self._waveform(example, draw)
             labels[i] = example.label
         return audio, labels
@@ -131,7 +135,12 @@ class FeaturePipeline:
     def training_batch(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """A random augmented batch: ``x (N, 49, 40, 1)`` float32, ``y (N,)`` int64."""
         audio, labels = self.training_audio(batch_size, rng)
-        return self.model_input(audio), labels
+        x = self.model_input(audio)  # (N, F, C, 1) float32
+        a = self.augmentation
+        if a.time_masks or a.frequency_masks:
+            for i in range(len(x)):
+                x[i, augment.draw_masks(rng, x.shape[1], x.shape[2], a), 0] = 0.0
+        return x, labels
 
     def split_arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """The whole split, deterministic: ``x (N, 49, 40, 1)`` float32, ``y (N,)`` int64.

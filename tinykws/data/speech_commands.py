@@ -30,6 +30,17 @@ folder (a word folder that is not wanted counts as ``_unknown_``), silence
 examples have a real path, and the silence/unknown percentages do not apply.
 All clips go to ``testing``; with ``resplit_salt`` they are split by speaker
 with :func:`tinykws.data.split.salted_which_set` so the set can be trained on.
+Then the recorded ``_silence_`` clips of the *training* split are the
+background-noise source of augmentation (the layout has no
+``_background_noise_/``), and training draws its examples with TF's class
+shares from the whole pools (:mod:`tinykws.data.sampling`) instead of
+keeping every clip at its natural share (73 % ``_unknown_`` in v0.02's test set).
+
+**Cross-validation folds** (either layout): with ``folds=K`` and ``fold=k``
+the speakers are dealt into ``K`` folds by a salted hash
+(:func:`tinykws.data.split.speaker_fold`); fold ``k`` is ``testing``, and
+``validation_percentage`` of the other speakers (another salted hash) are
+``validation``. Every clip is in the test split of exactly one fold.
 
 Clips that cannot be read are skipped, counted in ``DatasetIndex.skipped``
 and reported by one warning. The check is cheap: the RIFF header is read for
@@ -44,12 +55,12 @@ import random
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
-from tinykws.audio import load_wav, read_wav_header
-from tinykws.data.split import salted_which_set, which_set
+from tinykws.audio import fit_length, load_wav, read_wav_header
+from tinykws.data.split import fold_which_set, salted_which_set, speaker_id, which_set
 from tinykws.errors import TinyKWSError
 
 SILENCE_LABEL = "_silence_"
@@ -62,6 +73,7 @@ CLIP_SAMPLES = 16000  # one second at 16 kHz
 SPLITS = ("training", "validation", "testing")
 _TF_SPLIT_ORDER = ("validation", "testing", "training")  # the order TF fills and shuffles splits
 _RESERVED = (SILENCE_LABEL, UNKNOWN_LABEL, BACKGROUND_NOISE_DIR)
+DEFAULT_FOLD_SALT = "cv"  # the fold hash's salt when no --resplit-salt is given
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,8 @@ class DatasetIndex:
     background: tuple[np.ndarray, ...]  # each (n_i,) float32, n_i > CLIP_SAMPLES
     skipped: int  # broken clips left out
     background_files: tuple[str, ...] = field(default=())  # paths, parallel to background
+    silence_percentage: float = 25.0  # TF's shares, kept for class-prior sampling and reports
+    unknown_percentage: float = 25.0
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Examples per split and label: ``counts()[split][label]``."""
@@ -104,13 +118,16 @@ def index_speech_commands(
     testing_percentage: float = 10.0,
     seed: int = RANDOM_SEED,
     resplit_salt: str | None = None,
+    folds: int | None = None,
+    fold: int | None = None,
 ) -> DatasetIndex:
     """Index a Speech Commands folder (either layout; see the module docstring).
 
     Raises :class:`TinyKWSError` for a missing or empty folder, a wanted word
     that is not there (listing the words that are) or has no readable clip,
     a training layout without ``_background_noise_/`` while silence is asked
-    for, and background files of one second or less.
+    for, background files of one second or less, and fold settings that do
+    not fit (fewer than 2 folds, more folds than speakers, a fold out of range).
     """
     root = Path(data_dir)
     if not root.is_dir():
@@ -123,6 +140,12 @@ def index_speech_commands(
             raise TinyKWSError(f"{name} percentage must be within [0, 100], got {value}")
     if validation_percentage + testing_percentage > 100:
         raise TinyKWSError("validation + testing percentages exceed 100")
+    if (folds is None) != (fold is None):
+        raise TinyKWSError("folds and fold go together")
+    if folds is not None and folds < 2:
+        raise TinyKWSError(f"cross-validation needs at least 2 folds, got {folds}")
+    if folds is not None and not 0 <= fold < folds:
+        raise TinyKWSError(f"fold must be within [0, {folds}), got {fold}")
 
     folders = _clip_folders(root)  # {word (lower case): sorted clip paths}
     if not any(folders.values()):
@@ -146,13 +169,19 @@ def index_speech_commands(
             raise TinyKWSError(f"{root / word}: no readable .wav clips for wanted word '{word}'")
 
     labels = (SILENCE_LABEL, UNKNOWN_LABEL, *words)
+    if folds is not None:
+        speakers = {speaker_id(p) for paths in valid.values() for p in paths}
+        if folds > len(speakers):
+            raise TinyKWSError(f"{root}: {folds} folds but only {len(speakers)} speakers")
+    split_of = _split_rule(is_test_set, resplit_salt, folds, fold, validation_percentage,
+                           testing_percentage)
     if is_test_set:
-        splits = _test_set_splits(valid, words, validation_percentage, testing_percentage,
-                                  resplit_salt)
-        background, background_files = (), ()
+        splits = _test_set_splits(valid, words, split_of)
+        background_files = tuple(e.path for e in splits["training"] if e.label == SILENCE_INDEX)
+        background = tuple(fit_length(load_wav(p), CLIP_SAMPLES) for p in background_files)
     else:
-        splits = _training_splits(valid, words, silence_percentage, unknown_percentage,
-                                  validation_percentage, testing_percentage, seed)
+        splits = _training_splits(valid, words, silence_percentage, unknown_percentage, seed,
+                                  split_of)
         background, background_files = (_load_background(root / BACKGROUND_NOISE_DIR)
                                         if has_background else ((), ()))
     if skipped:
@@ -167,6 +196,8 @@ def index_speech_commands(
         background=background,
         skipped=len(skipped),
         background_files=background_files,
+        silence_percentage=float(silence_percentage),
+        unknown_percentage=float(unknown_percentage),
     )
 
 
@@ -237,17 +268,30 @@ def _check_clips(folders: dict[str, list[str]]) -> tuple[dict[str, list[str]], l
     return valid, skipped
 
 
+def _split_rule(is_test_set: bool, resplit_salt: str | None, folds: int | None, fold: int | None,
+                validation_percentage: float, testing_percentage: float) -> Callable[[str], str]:
+    """``path -> split``: a fold, a salted speaker re-split, all testing, or TF's hash split."""
+    if folds is not None:
+        salt = resplit_salt if resplit_salt is not None else DEFAULT_FOLD_SALT
+        return lambda path: fold_which_set(path, salt, folds, fold, validation_percentage)
+    if is_test_set and resplit_salt is not None:
+        return lambda path: salted_which_set(path, resplit_salt, validation_percentage,
+                                             testing_percentage)
+    if is_test_set:
+        return lambda path: "testing"
+    return lambda path: which_set(path, validation_percentage, testing_percentage)
+
+
 def _training_splits(valid: dict[str, list[str]], words: tuple[str, ...],
-                     silence_percentage: float, unknown_percentage: float,
-                     validation_percentage: float, testing_percentage: float,
-                     seed: int) -> dict[str, tuple[Example, ...]]:
+                     silence_percentage: float, unknown_percentage: float, seed: int,
+                     split_of: Callable[[str], str]) -> dict[str, tuple[Example, ...]]:
     rng = random.Random(seed)  # TF seeds Python's global `random`; we keep our own instance
     word_index = {word: i + 2 for i, word in enumerate(words)}
     wanted: dict[str, list[Example]] = {split: [] for split in SPLITS}
     unknown: dict[str, list[Example]] = {split: [] for split in SPLITS}
     for path in sorted(p for paths in valid.values() for p in paths):
         word = os.path.basename(os.path.dirname(path)).lower()
-        split = which_set(path, validation_percentage, testing_percentage)
+        split = split_of(path)
         if word in word_index:
             wanted[split].append(Example(path, word, word_index[word]))
         else:
@@ -266,17 +310,13 @@ def _training_splits(valid: dict[str, list[str]], words: tuple[str, ...],
 
 
 def _test_set_splits(valid: dict[str, list[str]], words: tuple[str, ...],
-                     validation_percentage: float, testing_percentage: float,
-                     resplit_salt: str | None) -> dict[str, tuple[Example, ...]]:
+                     split_of: Callable[[str], str]) -> dict[str, tuple[Example, ...]]:
     word_index = {word: i + 2 for i, word in enumerate(words)}
     word_index[SILENCE_LABEL] = SILENCE_INDEX
     splits: dict[str, list[Example]] = {split: [] for split in SPLITS}
     for word in sorted(valid):
         for path in valid[word]:
-            example = Example(path, word, word_index.get(word, UNKNOWN_INDEX))
-            split = ("testing" if resplit_salt is None else
-                     salted_which_set(path, resplit_salt, validation_percentage, testing_percentage))
-            splits[split].append(example)
+            splits[split_of(path)].append(Example(path, word, word_index.get(word, UNKNOWN_INDEX)))
     return {split: tuple(splits[split]) for split in SPLITS}
 
 

@@ -74,3 +74,29 @@ def salted_which_set(filename: str | os.PathLike, salt: str,
     """
     key = f"{salt}{speaker_id(filename)}"
     return partition(hash_percentage(key), validation_percentage, testing_percentage)
+
+
+def speaker_fold(filename: str | os.PathLike, salt: str, folds: int) -> int:
+    """The cross-validation fold ``0 .. folds-1`` of a clip's speaker.
+
+    ``floor(p * folds / 100)`` of the salted speaker percentage ``p`` (the
+    arithmetic of :func:`salted_which_set`), so each fold takes about
+    ``1 / folds`` of the speakers and a speaker is in one fold only.
+    """
+    p = hash_percentage(f"{salt}{speaker_id(filename)}")
+    return min(int(p * folds / 100.0), folds - 1)
+
+
+def fold_which_set(filename: str | os.PathLike, salt: str, folds: int, fold: int,
+                   validation_percentage: float = 10) -> str:
+    """The partition of a clip when fold ``fold`` of ``folds`` is the test set.
+
+    The fold's speakers are ``'testing'``; of the others, those whose
+    speaker hash under a second salt (``salt + '/validation'``) falls below
+    ``validation_percentage`` are ``'validation'``, the rest ``'training'``.
+    The second hash does not depend on ``fold``: a validation speaker is
+    validation in every fold but its own test fold.
+    """
+    if speaker_fold(filename, salt, folds) == fold:
+        return "testing"
+    return salted_which_set(filename, f"{salt}/validation", validation_percentage, 0)

@@ -16,6 +16,9 @@ def save_curves(history: list[dict], path: str | Path) -> Path:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
     ax1.plot(steps, [h["train_accuracy"] for h in history], label="train (augmented batches)")
     ax1.plot(steps, [h["val_accuracy"] for h in history], label="validation")
+    if all("val_balanced_accuracy" in h for h in history):
+        ax1.plot(steps, [h["val_balanced_accuracy"] for h in history],
+                 label="validation, balanced (selects the model)")
     ax1.set(xlabel="training step", ylabel="accuracy", title="Accuracy", ylim=(0, 1.02))
     ax1.legend()
     ax2.plot(steps, [h["train_loss"] for h in history], label="train")
@@ -37,5 +40,8 @@ def save_confusion(cm: np.ndarray, labels: list[str], path: str | Path, title: s
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
     acc = np.trace(cm) / max(cm.sum(), 1)
-    ax.set(xlabel="predicted", ylabel="true", title=f"{title} confusion (accuracy {acc:.1%})")
+    present = rows[:, 0] > 0
+    balanced = float(np.mean(np.diag(cm)[present] / rows[present, 0])) if present.any() else float("nan")
+    ax.set(xlabel="predicted", ylabel="true",
+           title=f"{title} confusion (balanced accuracy {balanced:.1%}, accuracy {acc:.1%})")
     return save_figure(path, fig)

@@ -162,7 +162,7 @@ def _tune(model, pipeline, settings, masks, progress, desc) -> dict:
     start = time.perf_counter()
     after = (lambda m: apply_masks(m, masks)) if masks is not None else None
     r = finetune(model, pipeline, settings.finetune, after_step=after, progress=progress, desc=desc)
-    return {"best_step": r["best_step"], "val_accuracy": r["val_accuracy"],
+    return {"best_step": r["best_step"], "val_balanced_accuracy": r["val_balanced_accuracy"],
             "seconds": time.perf_counter() - start}
 
 

@@ -158,7 +158,8 @@ def _size(num_labels: int) -> dict:
 def _train(data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.data.speech_commands import index_speech_commands
-    from tinykws.train.loop import TrainConfig, schedule_settings, train
+    from tinykws.train.loop import TrainConfig, train
+    from tinykws.train.recipe import schedule_settings
 
     pipeline = FeaturePipeline(index_speech_commands(data, s.words))
     # TF's schedule wins at 3,000 steps and more; Adam learns faster in short runs

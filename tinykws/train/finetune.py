@@ -4,9 +4,10 @@ Quantization-aware training and pruning both start from a trained float
 model and train it a little more under a constraint — weights seen through a
 fake quantizer, or pruned weights held at zero. This is that loop: batches
 from the same augmented pipeline as training, Adam, and every
-``eval_every`` steps a look at validation accuracy; the state with the best
-validation accuracy is restored at the end (so a fine-tune can never end
-worse on validation than where it started, which it also scores).
+``eval_every`` steps a look at *balanced* validation accuracy (mean
+per-class recall, as the training loop selects); the state with the best
+one is restored at the end (so a fine-tune can never end worse on
+validation than where it started, which it also scores).
 
 ``after_step(model)`` runs after every update: pruning re-applies its masks
 there. ``state()`` / ``load_state()`` of a model capture what
@@ -23,7 +24,7 @@ import numpy as np
 
 from tinykws.nn.loss import softmax_cross_entropy
 from tinykws.nn.model import Sequential
-from tinykws.train.metrics import accuracy, predict
+from tinykws.train.metrics import balanced_accuracy, predict
 from tinykws.train.optim import Adam
 
 
@@ -41,7 +42,7 @@ def finetune(model: Sequential, pipeline, config: FinetuneConfig = FinetuneConfi
              snapshot: Callable[[Sequential], object] | None = None,
              restore: Callable[[Sequential, object], None] | None = None,
              progress: bool = True, desc: str = "fine-tuning") -> dict:
-    """Fine-tune ``model`` in place; returns ``{"history", "best_step", "val_accuracy"}``.
+    """Fine-tune ``model`` in place; returns ``{"history", "best_step", "val_balanced_accuracy"}``.
 
     ``snapshot(model)`` / ``restore(model, state)`` default to copying the
     parameters; pass richer ones when a model carries more state.
@@ -54,9 +55,16 @@ def finetune(model: Sequential, pipeline, config: FinetuneConfig = FinetuneConfi
     model.set_rng(rng)
     optimizer = Adam(weight_decay=0.0)
     x_val, y_val = pipeline.split_arrays("validation")
-    best_acc = accuracy(predict(model, x_val), y_val) if len(y_val) else float("nan")
+
+    def score() -> float:
+        if not len(y_val):
+            return float("nan")
+        logits = predict(model, x_val)
+        return balanced_accuracy(logits.argmax(1), y_val, logits.shape[1])
+
+    best_acc = score()
     best_state, best_step = snapshot(model), 0
-    history = [{"step": 0, "val_accuracy": best_acc}]
+    history = [{"step": 0, "val_balanced_accuracy": best_acc}]
     for step in tqdm(range(1, config.steps + 1), desc=desc, unit="step", disable=not progress,
                      mininterval=1.0, leave=False):
         x, y = pipeline.training_batch(config.batch_size, rng)  # (B, 49, 40, 1), (B,)
@@ -67,9 +75,9 @@ def finetune(model: Sequential, pipeline, config: FinetuneConfig = FinetuneConfi
         if after_step is not None:
             after_step(model)
         if step % config.eval_every == 0 or step == config.steps:
-            acc = accuracy(predict(model, x_val), y_val) if len(y_val) else float("nan")
-            history.append({"step": step, "train_loss": float(loss), "val_accuracy": acc})
+            acc = score()
+            history.append({"step": step, "train_loss": float(loss), "val_balanced_accuracy": acc})
             if acc > best_acc:
                 best_acc, best_state, best_step = acc, snapshot(model), step
     restore(model, best_state)
-    return {"history": history, "best_step": best_step, "val_accuracy": best_acc}
+    return {"history": history, "best_step": best_step, "val_balanced_accuracy": best_acc}

@@ -1,0 +1,45 @@
+"""Cross-validation plots: per-class recall with intervals, pooled and per fold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tinykws.atomic import save_figure
+
+
+def save_cv_recall(result: dict, path: str | Path) -> Path:
+    """Bars: pooled recall per class (keywords first) with 95 % intervals; dots: each fold.
+
+    The last two groups are balanced accuracy and the false-accept rate.
+    """
+    kinds = list(result["pooled"])
+    first = result["pooled"][kinds[0]]
+    names = [*first["per_class"], "balanced accuracy", "false accepts"]
+
+    def entries(report: dict) -> list[dict]:
+        return [*(report["per_class"][c]["recall"] for c in first["per_class"]),
+                report["balanced_accuracy"], report["false_accepts"]]
+
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 4))
+    width = 0.8 / len(kinds)
+    x = np.arange(len(names))
+    for j, kind in enumerate(kinds):
+        values = entries(result["pooled"][kind])
+        v = np.array([e["value"] for e in values])
+        err = np.array([[e["value"] - e["low"] for e in values], [e["high"] - e["value"] for e in values]])
+        err = np.maximum(np.nan_to_num(err), 0.0)  # a class never predicted has no interval
+        ax.bar(x + j * width, v, width, yerr=err, capsize=3, label=f"{kind}, pooled (95 % interval)")
+        for k in sorted(result["fold_reports"], key=int):
+            fold = [e["value"] for e in entries(result["fold_reports"][k][kind])]
+            ax.plot(x + j * width, fold, "k.", ms=4, label="one fold" if (j, k) == (0, "0") else None)
+    ax.set_xticks(x + width * (len(kinds) - 1) / 2, names, rotation=30, ha="right")
+    ax.set(ylim=(0, 1.05), ylabel="recall / rate",
+           title=f"Speaker-disjoint {len(result['fold_reports'])}-fold cross-validation, "
+                 f"{first['examples']} clips")
+    ax.axhline(0.9, color="grey", lw=0.8, ls="--")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return save_figure(path, fig)
