@@ -31,7 +31,8 @@ def test_train_then_eval_reproduces_the_reported_accuracy(data, tmp_path, capsys
     capsys.readouterr()
     assert main(["eval", str(run), "--data", str(data), "--split", "testing", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["accuracy"] == metrics["accuracy"]["testing"]
+    assert result["accuracy"]["value"] == metrics["accuracy"]["testing"]
+    assert result["balanced_accuracy"]["value"] == metrics["balanced_accuracy"]["testing"]
     assert result["examples"] == metrics["examples"]["testing"]
 
 

@@ -162,7 +162,7 @@ def test_fine_tuned_masks_keep_pruned_weights_at_zero(study):
     tuned = result["unstructured"]["0.9/finetuned"]
     assert tuned["sparsity"] == pytest.approx(pruned["sparsity"])
     assert tuned["nonzero_params"] <= pruned["nonzero_params"]
-    assert tuned["finetune"]["val_accuracy"] >= pruned["float_validation_accuracy"] - 1e-9
+    assert tuned["finetune"]["val_balanced_accuracy"] >= pruned["float_validation_balanced_accuracy"] - 1e-9
 
 
 def test_structured_study_removes_channels_and_their_flops(study):
@@ -241,3 +241,16 @@ def test_bad_values_are_one_line_errors(study, tmp_path, capsys, args, words):
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1
     assert not (tmp_path / "p").exists()
+
+
+def test_every_pruned_model_is_compared_with_the_unpruned_one_on_the_same_clips(study):
+    _, outs = study
+    result, _ = outs["unstructured"]
+    base = np.array(result["baseline"]["int8_testing_predicted"])
+    for key, entry in result["unstructured"].items():
+        t = result["paired"]["unstructured"][key]["testing"]
+        mine = np.array(entry["int8_testing_predicted"])
+        truth = np.array(result["baseline"]["int8_testing_report"]["confusion"]).sum()
+        assert len(mine) == len(base) == truth
+        assert t["a_only"] + t["b_only"] <= int(np.sum(mine != base))
+        assert 0.0 <= t["p_value"] <= 1.0 and t["significant"] == (t["p_value"] < 0.05)

@@ -4,6 +4,7 @@ import json
 
 from fixtures import make_test_set, make_training_set
 from tinykws.report.build import ReportSettings, build_report
+from tinykws.train.metrics import proportion
 
 
 def _stage_result(root, name: str) -> dict:
@@ -22,15 +23,20 @@ def test_report_builds_then_reuses_every_stage(tmp_path):
     train_dir = next((tmp_path / "report" / "stages").glob("train-*"))
     metrics = json.loads((train_dir / "metrics.json").read_text())
     # the numbers in the text are the stage's numbers
-    assert f"| testing | {100 * metrics['accuracy']['testing']:.1f} % |" in text
+    test_report = metrics["reports"]["testing"]
+    assert (f"| testing | {proportion(test_report['balanced_accuracy']).percent()} | "
+            f"{proportion(test_report['accuracy']).percent()} |") in text
+    for label, entry in test_report["per_class"].items():
+        assert f"| {label} | {proportion(entry['recall']).percent()} |" in text
     assert "676,004" in text and "16,652" in text
     for section in ("Int8 model", "CPU time per 1 s clip", "Estimated on the microcontroller",
                     "Quantization: 2 to 8 bits", "Pruning", "In-field test", "Real speech"):
         assert f"## {section}" in text
     quant = _stage_result(tmp_path / "report", "quant")
     assert set(quant["ptq"]) == set(quant["qat"]) == {str(b) for b in range(2, 9)}
-    q8 = f"| 8 | {100 * quant['ptq']['8']['testing_accuracy']:.1f} % | {100 * quant['qat']['8']['testing_accuracy']:.1f} % |"
+    q8 = f"| 8 | {100 * quant['ptq']['8']['testing_balanced_accuracy']:.1f} %"
     assert q8 in text
+    assert set(quant["paired"]) == {str(b) for b in range(2, 9)}
     prune = _stage_result(tmp_path / "report", "prune")
     assert len(prune["unstructured"]) == 12 and len(prune["structured"]) == 14
     assert f"| unpruned | {prune['baseline']['nonzero_params']:,} |" in text

@@ -66,7 +66,10 @@ def wilson_interval(count: int, total: int, z: float = Z95) -> Proportion:
     denominator = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return Proportion(p, max(0.0, centre - half), min(1.0, centre + half), int(count), int(total))
+    # At k = 0 and k = n the bounds are exactly 0 and 1; rounding must not move them past p.
+    low = 0.0 if count == 0 else min(p, centre - half)
+    high = 1.0 if count == total else max(p, centre + half)
+    return Proportion(p, low, high, int(count), int(total))
 
 
 def weighted_interval(proportions: np.ndarray, totals: np.ndarray, weights: np.ndarray,

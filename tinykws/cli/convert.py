@@ -27,9 +27,15 @@ def run(args: argparse.Namespace) -> int:
 
     r = convert_run(args.run, args.out, args.data, args.calibration, args.resplit_salt,
                     dense_per_channel=args.dense_weights == "per-channel")
-    print(f"model.tflite: {r['model_bytes']:,} bytes (micro_speech's: {r['micro_speech_model_bytes']:,}); "
-          f"test accuracy float {r['float_test_accuracy']:.4f}, int8 {r['int8_test_accuracy']:.4f} "
-          f"({r['test_examples']} clips)")
+    from tinykws.train.metrics import summary_lines
+
+    print(f"model.tflite: {r['model_bytes']:,} bytes (micro_speech's: {r['micro_speech_model_bytes']:,})")
+    for kind in ("float", "int8"):
+        print(f"{kind} model, test split ({r['test_examples']} clips):")
+        print("\n".join(summary_lines(r[f"{kind}_test_report"])))
+    t = r["int8_vs_float"]
+    print(f"int8 vs float on the same clips: {t['a_only']} right only in int8, {t['b_only']} only in "
+          f"float; {'significant' if t['significant'] else 'within noise'} (McNemar p = {t['p_value']:.2g})")
     tflm = r["tflm"]
     if tflm is None:
         print("tflite-micro is not installed: model not run in it")

@@ -1,4 +1,4 @@
-"""``tinykws eval RUN --data DIR``: accuracy of a trained model on a split."""
+"""``tinykws eval RUN --data DIR``: per-class recall, balanced accuracy and false accepts of a model on a split."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{result['split']} accuracy on {result['data']} ({result['layout']} layout): "
-          f"{result['accuracy']:.4f} over {result['examples']} clips")
-    for label, acc in result["per_class"].items():
-        print(f"  {label:<12} {'-' if acc is None else f'{acc:.4f}'}")
+    from tinykws.train.metrics import summary_lines
+
+    print(f"{result['split']} split of {result['data']} ({result['layout']} layout), "
+          f"{result['examples']} clips:")
+    print("\n".join(summary_lines(result)))
     return 0

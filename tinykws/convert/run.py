@@ -24,7 +24,8 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     from tinykws.tflite.reader import parse_tflite
     from tinykws.tflite.writer import serialize_tflite
     from tinykws.train.evaluate import calibration_set, open_run
-    from tinykws.train.metrics import predict
+    from tinykws.stats import mcnemar
+    from tinykws.train.metrics import classification_report, predict
 
     run = Path(run)
     model, meta, pipeline = open_run(run, data, resplit_salt)
@@ -34,18 +35,24 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     blob = serialize_tflite(graph)
     runtime = Int8Runtime(parse_tflite(blob, "model.tflite"))
     x, y = pipeline.split_arrays("testing")
-    float_acc = float((predict(model, x).argmax(1) == y).mean())
+    float_predicted = predict(model, x).argmax(1)  # (N,)
     x_int8 = float_to_int8_input(x)  # (N, 49, 40, 1) int8
     scores = runtime.run(x_int8)  # (N, K) int8
-    int8_acc = float((scores.argmax(1) == y).mean())
+    int8_predicted = scores.argmax(1)  # (N,)
+    reports = {kind: classification_report(p, y, meta["labels"], *pipeline.class_shares)
+               for kind, p in (("float", float_predicted), ("int8", int8_predicted))}
     out = Path(out)
     write_bytes(out / "model.tflite", blob)
     write_text(out / "model.cc", c_source(blob))
     write_text(out / "model.h", c_header())
     report = {
         "labels": meta["labels"], "data": str(data), "calibration_clips": calibration,
-        "test_examples": int(len(y)), "float_test_accuracy": float_acc,
-        "int8_test_accuracy": int8_acc, "model_bytes": len(blob),
+        "test_examples": int(len(y)),
+        "float_test_accuracy": reports["float"]["accuracy"]["value"],
+        "int8_test_accuracy": reports["int8"]["accuracy"]["value"],
+        "float_test_report": reports["float"], "int8_test_report": reports["int8"],
+        "int8_vs_float": mcnemar(int8_predicted == y, float_predicted == y).as_dict(),
+        "model_bytes": len(blob),
         "micro_speech_model_bytes": MICRO_SPEECH_MODEL_BYTES,
         "operators": [op.op for op in graph.operators],
         "dense_weights": "per-channel" if dense_per_channel else "per-tensor",

@@ -1,4 +1,8 @@
-"""Plots of the pruning study: int8 test accuracy against what pruning saves."""
+"""Plots of the pruning study: int8 balanced test accuracy against what pruning saves.
+
+A hollow marker is a model within noise of the unpruned one (McNemar's test
+on the same clips); answering one label always sits at ``1 / K``.
+"""
 
 from __future__ import annotations
 
@@ -24,27 +28,31 @@ _STYLE = {("unstructured", False): ("tab:blue", "o", "--"), ("unstructured", Tru
 
 
 def _series(result: dict, method: str, tuned: bool, key: str, acc_key: str):
-    entries = [e for e in (result.get(method) or {}).values() if e["finetuned"] == tuned and key in e]
-    entries.sort(key=lambda e: e[key])
-    return [e[key] for e in entries], [e[acc_key] for e in entries]
+    paired = result.get("paired", {}).get(method, {})
+    entries = [(e, paired.get(k, {}).get("testing")) for k, e in (result.get(method) or {}).items()
+               if e["finetuned"] == tuned and key in e]
+    entries.sort(key=lambda pair: pair[0][key])
+    noise = [bool(t) and not t["significant"] for _, t in entries]
+    return [e[key] for e, _ in entries], [e[acc_key] for e, _ in entries], noise
 
 
 def save_prune_plot(result: dict, unstructured_key: str, structured_key: str, label: str,
-                    path: str | Path, acc_key: str = "int8_testing_accuracy") -> Path:
+                    path: str | Path, acc_key: str = "int8_testing_balanced_accuracy") -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for (method, tuned), (color, marker, style) in _STYLE.items():
         key = unstructured_key if method == "unstructured" else structured_key
-        xs, ys = _series(result, method, tuned, key, acc_key)
+        xs, ys, noise = _series(result, method, tuned, key, acc_key)
         if xs:
-            ax.plot(xs, ys, style, color=color, marker=marker, ms=4,
-                    label=f"{method}, {'fine-tuned' if tuned else 'no fine-tuning'}")
-    floor = (result.get("majority") or {}).get("testing_accuracy")
-    if floor is not None:
-        ax.axhline(floor, color="tab:red", ls="--", lw=0.8, label="most common label, test split")
+            ax.plot(xs, ys, style, color=color, label=f"{method}, {'fine-tuned' if tuned else 'no fine-tuning'}")
+            ax.scatter(xs, ys, marker=marker, s=16, color=color, zorder=3,
+                       facecolors=["none" if n else color for n in noise])
+    labels = (result.get("baseline") or {}).get("int8_testing_report", {}).get("labels")
+    if labels:
+        ax.axhline(1 / len(labels), color="tab:red", ls="--", lw=0.8, label="always one label")
     base = result.get("baseline") or {}
     if unstructured_key in base:
         ax.plot([base[unstructured_key]], [base[acc_key]], "k*", ms=10, label="unpruned")
-    ax.set(xlabel=label, ylabel="int8 test accuracy", ylim=(0, 1.02))
+    ax.set(xlabel=label, ylabel="int8 balanced test accuracy (hollow: within noise)", ylim=(0, 1.02))
     if unstructured_key in ("nonzero_params", "zero_skipping_flops"):
         ax.set_xscale("log")
     # Outside the axes: the unstructured models all sit at one MCU time, a vertical line.

@@ -46,7 +46,7 @@ from tinykws.prune.magnitude import apply_masks, l1_unstructured_masks, sparsity
 from tinykws.prune.structured import prune_channels
 from tinykws.resume import load_partial
 from tinykws.train.finetune import FinetuneConfig, finetune
-from tinykws.train.metrics import accuracy, majority_accuracy, predict
+from tinykws.train.metrics import majority_accuracy, paired_test, predict, split_scores
 
 METHODS = ("unstructured", "structured")
 UNSTRUCTURED_AMOUNTS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
@@ -99,7 +99,7 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
               "testing": pipeline.split_arrays("testing")}
     if real is not None:
         splits["real"] = real_test_set(real, meta["labels"])
-    ctx = _Context(x_cal, splits, out / "models")
+    ctx = _Context(x_cal, splits, out / "models", meta["labels"], pipeline.class_shares)
 
     def save():
         write_json(out / "prune.json", result)
@@ -127,6 +127,10 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
         save()
     if todo or "cpu_int8_us" not in result["baseline"]:
         time_int8_models(result, out, settings.timing_repeats)
+    result["paired"] = {
+        method: {key: {split: paired_test(e, result["baseline"], f"int8_{split}", y)
+                       for split, (_, y) in splits.items()} for key, e in result[method].items()}
+        for method in ("unstructured", "structured")}
     result["complete"] = True
     save()
     return result
@@ -173,6 +177,8 @@ class _Context:
     x_cal: np.ndarray
     splits: dict
     models: Path  # OUT/models: every measured model's .tflite
+    labels: list  # the model's labels, for the reports
+    shares: tuple  # TF's (silence %, unknown %), for the reports
 
 
 def zero_skipping_flops(model: Sequential) -> int:
@@ -221,8 +227,9 @@ def measure(model: Sequential, ctx: _Context, name: str) -> dict:
     for split, (x, y) in ctx.splits.items():
         x_int8 = float_to_int8_input(x)  # (N, 49, 40, 1) int8
         scores = runtime.run(x_int8)  # (N, K) int8
-        entry[f"float_{split}_accuracy"] = accuracy(predict(model, x), y)
-        entry[f"int8_{split}_accuracy"] = accuracy(scores.astype(np.int32), y)
+        entry.update(split_scores(f"float_{split}", predict(model, x).argmax(1), y, ctx.labels, ctx.shares))
+        entry.update(split_scores(f"int8_{split}", scores.astype(np.int32).argmax(1), y, ctx.labels,
+                                  ctx.shares))
         if split == "testing":
             entry["tflm"] = check_against_tflm(blob, x_int8, ours=scores)
     entry["cpu_float_us"] = 1e6 * float_latency_seconds(model, 100)

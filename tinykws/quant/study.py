@@ -38,7 +38,7 @@ from tinykws.quant import qat
 from tinykws.quant.minifloat import STUDY_FORMATS, parse_format
 from tinykws.resume import load_partial
 from tinykws.train.finetune import FinetuneConfig, finetune
-from tinykws.train.metrics import accuracy, majority_accuracy, predict
+from tinykws.train.metrics import majority_accuracy, paired_test, predict, split_scores
 
 MODES = ("ptq", "qat", "minifloat")
 
@@ -70,10 +70,10 @@ class QuantStudySettings:
                 raise TinyKWSError(str(exc)) from None
 
 
-def integer_accuracy(graph, bits: int, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of an integer graph (logits output) on float features ``x``."""
+def integer_predictions(graph, bits: int, x: np.ndarray) -> np.ndarray:
+    """Argmax ``(N,)`` of an integer graph (logits output) on float features ``x``."""
     logits = Int8Runtime(graph, activation_bits=bits).run(float_to_int8_input(x))  # (N, K) int8
-    return accuracy(logits.astype(np.int32), y)
+    return logits.astype(np.int32).argmax(1)
 
 
 def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettings = QuantStudySettings(),
@@ -99,26 +99,33 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
     def save():
         write_json(out / "quant.json", result)
 
-    def score(fn) -> dict:
-        return {f"{split}_accuracy": fn(x, y) for split, (x, y) in splits.items()}
+    labels, shares = meta["labels"], pipeline.class_shares
+
+    def score(predictions) -> dict:
+        """Every split's numbers for ``predictions(x) -> (N,)``."""
+        entry = {}
+        for split, (x, y) in splits.items():
+            entry.update(split_scores(split, predictions(x), y, labels, shares))
+        return entry
 
     result["majority"] = {f"{split}_accuracy": majority_accuracy(y) for split, (_, y) in splits.items()}
     per_row = settings.dense_per_channel
     if "float" not in result:
-        result["float"] = score(lambda x, y: accuracy(predict(model, x), y))
+        result["float"] = score(lambda x: predict(model, x).argmax(1))
         save()
     if "ptq" in settings.modes:
         for b in settings.bits:
             if str(b) in result["ptq"]:
                 continue
             graph = quantize_model(model, x_cal, softmax=False, bits=b, dense_per_channel=per_row)
-            result["ptq"][str(b)] = score(lambda x, y: integer_accuracy(graph, b, x, y))
+            result["ptq"][str(b)] = score(lambda x: integer_predictions(graph, b, x))
             save()
     if "qat" in settings.modes:
         for b in settings.bits:
             if str(b) in result["qat"]:
                 continue
-            result["qat"][str(b)] = _qat_entry(model, pipeline, x_cal, b, settings, splits, out, progress)
+            result["qat"][str(b)] = _qat_entry(model, pipeline, x_cal, b, settings, splits, out, progress,
+                                               score)
             save()
     if "minifloat" in settings.modes:
         for name in settings.formats:
@@ -129,14 +136,27 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
             qat.calibrate_ranges(fq, x_cal)
             result["minifloat"][name] = {"bits": fmt.bits, "exponent_bits": fmt.exponent_bits,
                                          "mantissa_bits": fmt.mantissa_bits,
-                                         **score(lambda x, y: accuracy(predict(fq, x), y))}
+                                         **score(lambda x: predict(fq, x).argmax(1))}
             save()
+    result["paired"] = compare_entries(result, {split: y for split, (_, y) in splits.items()})
     result["complete"] = True
     save()
     return result
 
 
-def _qat_entry(model, pipeline, x_cal, bits, settings, splits, out: Path, progress) -> dict:
+def compare_entries(result: dict, truth: dict[str, np.ndarray]) -> dict:
+    """McNemar's test per width and split: QAT vs PTQ, and each vs the float model."""
+    paired = {}
+    for b in sorted(set(result["ptq"]) | set(result["qat"]), key=int):
+        ptq, qat_entry = result["ptq"].get(b, {}), result["qat"].get(b, {})
+        paired[b] = {split: {"qat_vs_ptq": paired_test(qat_entry, ptq, split, y),
+                             "ptq_vs_float": paired_test(ptq, result["float"], split, y),
+                             "qat_vs_float": paired_test(qat_entry, result["float"], split, y)}
+                     for split, y in truth.items()}
+    return paired
+
+
+def _qat_entry(model, pipeline, x_cal, bits, settings, splits, out: Path, progress, score) -> dict:
     """Fine-tune with fake quantizers at ``bits``, quantize with the learned ranges, score."""
     start = time.perf_counter()
     per_row = settings.dense_per_channel
@@ -147,8 +167,9 @@ def _qat_entry(model, pipeline, x_cal, bits, settings, splits, out: Path, progre
                      progress=progress, desc=f"QAT {bits}-bit")
     float_model, ranges = qat.strip(fq), qat.activation_ranges(fq)
     graph = quantize_model(float_model, ranges=ranges, softmax=False, bits=bits, dense_per_channel=per_row)
-    entry = {f"{s}_accuracy": integer_accuracy(graph, bits, x, y) for s, (x, y) in splits.items()}
-    entry["fake_quant_testing_accuracy"] = accuracy(predict(fq, splits["testing"][0]), splits["testing"][1])
+    entry = score(lambda x: integer_predictions(graph, bits, x))
+    x_test, y_test = splits["testing"]
+    entry["fake_quant_testing_accuracy"] = float(np.mean(predict(fq, x_test).argmax(1) == y_test))
     entry.update(best_step=tuned["best_step"], seconds=time.perf_counter() - start,
                  history=tuned["history"])
     if bits == 8:  # the deployable model: through the writer, checked in tflite-micro

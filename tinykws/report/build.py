@@ -45,7 +45,9 @@ class ReportSettings:
     def steps(self) -> int:
         if self.train_steps is not None:
             return self.train_steps
-        return 600 if self.quick else 15000
+        from tinykws.train.recipe import DEFAULT_RECIPE
+
+        return 600 if self.quick else DEFAULT_RECIPE.steps
 
     @property
     def study_steps(self) -> int:
@@ -158,19 +160,14 @@ def _size(num_labels: int) -> dict:
 def _train(data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.data.speech_commands import index_speech_commands
-    from tinykws.train.loop import TrainConfig, train
-    from tinykws.train.recipe import schedule_settings
+    from tinykws.train.loop import train
+    from tinykws.train.recipe import make_config
 
     pipeline = FeaturePipeline(index_speech_commands(data, s.words))
-    # TF's schedule wins at 3,000 steps and more; Adam learns faster in short runs
-    # (see tinykws.train.loop).
-    schedule = schedule_settings("tf" if s.steps >= 3000 else "adam", s.steps)
-    config = TrainConfig(steps=s.steps, eval_every=max(s.steps // 20, 50), seed=s.seed,
-                         optimizer=schedule["optimizer"], boundaries=schedule["boundaries"],
-                         learning_rates=schedule["learning_rates"])
+    config = make_config(steps=s.steps, eval_every=max(s.steps // 20, 50), seed=s.seed)  # the recipe
     metrics = train(pipeline, work, config, resume=True, progress=progress)
-    return {k: metrics[k] for k in ("accuracy", "examples", "wall_seconds", "steps_per_second",
-                                    "best_step", "config")}
+    return {k: metrics[k] for k in ("accuracy", "balanced_accuracy", "reports", "examples",
+                                    "wall_seconds", "steps_per_second", "best_step", "config")}
 
 
 def _convert(train_dir: Path, data: Path, work: Path) -> dict:

@@ -15,6 +15,33 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
+def _ci(entry: dict) -> str:
+    """A proportion with its 95 % interval: ``91.2 % [88.0, 93.6]``."""
+    from tinykws.train.metrics import proportion
+
+    return proportion(entry).percent()
+
+
+def _classification(report: dict) -> list[str]:
+    """A classification report as a recall/precision table (keywords first) and a summary line."""
+    lines = ["| label | recall | precision | clips |", "|---|---:|---:|---:|"]
+    for label, e in report["per_class"].items():
+        lines.append(f"| {label} | {_ci(e['recall'])} | {_ci(e['precision'])} | {e['support']:,} |")
+    fa = report["false_accepts"]
+    return lines + ["", f"Balanced accuracy **{_ci(report['balanced_accuracy'])}**; false accepts "
+                    f"(non-keyword clips labelled as a keyword) **{_ci(fa)}** ({fa.get('count', 0)} of "
+                    f"{fa.get('total', 0)}); accuracy {_ci(report['accuracy'])} over every clip, "
+                    f"{_ci(report['tf_distribution_accuracy'])} on TF's distribution (keywords + "
+                    f"{report['tf_shares']['silence_percentage']:g} % silence + "
+                    f"{report['tf_shares']['unknown_percentage']:g} % unknown); always answering the "
+                    f"most common label: {_pct(report['majority_accuracy'])}. Intervals: 95 %."]
+
+
+def _noise_mark(test: dict | None) -> str:
+    """``''`` for a significant paired difference, ``' (~)'`` for one within noise."""
+    return "" if test is None or test["significant"] else " (~)"
+
+
 def _ms(seconds: float) -> str:
     return f"{1e3 * seconds:.3f} ms"
 
@@ -82,10 +109,14 @@ def _training(training, rel) -> list[str]:
     lines = ["", "## Training", "",
              f"{t['config']['steps']:,} steps of {t['config']['optimizer']} (batch "
              f"{t['config']['batch_size']}) in {t['wall_seconds']:.0f} s ({t['steps_per_second']:.1f} "
-             f"steps/s); best validation at step {t['best_step']:,}.", "",
-             "| split | accuracy | examples |", "|---|---:|---:|"]
+             f"steps/s); the checkpoint with the best balanced validation accuracy (step "
+             f"{t['best_step']:,}) is kept.", "",
+             "| split | balanced accuracy | accuracy | examples |", "|---|---:|---:|---:|"]
     for split in ("training", "validation", "testing"):
-        lines.append(f"| {split} | {_pct(t['accuracy'][split])} | {t['examples'][split]:,} |")
+        rep = t["reports"][split]
+        lines.append(f"| {split} | {_ci(rep['balanced_accuracy'])} | {_ci(rep['accuracy'])} | "
+                     f"{t['examples'][split]:,} |")
+    lines += ["", "Test split:", ""] + _classification(t["reports"]["testing"])
     return lines + ["", f"![curves]({rel(training, 'curves.png')})", "",
                     f"![confusion]({rel(training, 'confusion.png')})"]
 
@@ -96,9 +127,14 @@ def _int8(c: dict) -> list[str]:
             f"`model.tflite` of **{c['model_bytes']:,} bytes** (TensorFlow's micro_speech model: "
             f"{c['micro_speech_model_bytes']:,}), operators {', '.join(c['operators'])}, and the "
             "Arduino array `model.cc`.", "",
-            "| model | test accuracy |", "|---|---:|",
-            f"| float32 | {_pct(c['float_test_accuracy'])} |",
-            f"| int8 | {_pct(c['int8_test_accuracy'])} |", "", _tflm_sentence(c.get("tflm"))]
+            "| model | balanced accuracy | false accepts | accuracy |", "|---|---:|---:|---:|",
+            *(f"| {kind} | {_ci(c[f'{kind}_test_report']['balanced_accuracy'])} | "
+              f"{_ci(c[f'{kind}_test_report']['false_accepts'])} | "
+              f"{_ci(c[f'{kind}_test_report']['accuracy'])} |" for kind in ("float", "int8")),
+            "", f"int8 against float on the same {c['test_examples']} test clips: "
+            f"{c['int8_vs_float']['a_only']} right only in int8, {c['int8_vs_float']['b_only']} only "
+            f"in float, {'a significant difference' if c['int8_vs_float']['significant'] else 'within noise'}"
+            f" (McNemar p = {c['int8_vs_float']['p_value']:.2g}).", "", _tflm_sentence(c.get("tflm"))]
 
 
 def _tflm_sentence(tflm: dict | None) -> str:
@@ -147,18 +183,28 @@ def _mcu(m: dict) -> list[str]:
 
 def _quant(quant, rel) -> list[str]:
     q = quant.data
-    keys = [k for k in ("testing_accuracy", "real_accuracy") if k in q["float"]]
-    names = {"testing_accuracy": "test split", "real_accuracy": "real speech"}
-    head = " | ".join(f"PTQ, {names[k]} | QAT, {names[k]}" for k in keys)
+    splits = [k for k in ("testing", "real") if f"{k}_balanced_accuracy" in q["float"]]
+    names = {"testing": "test split", "real": "real speech"}
+    head = " | ".join(f"PTQ, {names[k]} | QAT, {names[k]}" for k in splits)
+    paired = q.get("paired", {})
+
+    def cell(entry: dict, split: str, test: dict | None) -> str:
+        return f"{_pct(entry.get(f'{split}_balanced_accuracy'))}{_noise_mark(test)}"
+
     lines = ["", "## Quantization: 2 to 8 bits", "",
              "Weights and activations on b-bit grids (the input keeps the device's 8-bit features); "
              "post-training quantization (PTQ) of the float model and quantization-aware fine-tuning "
-             f"(QAT, {q['settings']['finetune']['steps']} steps), both scored with integer arithmetic.",
-             "", f"| bits | {head} |", "|---:|" + "---:|" * (2 * len(keys)),
-             "| float | " + " | ".join(f"{_pct(q['float'][k])} | {_pct(q['float'][k])}" for k in keys) + " |"]
+             f"(QAT, {q['settings']['finetune']['steps']} steps), both scored with integer arithmetic. "
+             "Balanced accuracy; (~) marks a PTQ model within noise of the float model, or a QAT "
+             "model within noise of PTQ at the same width (McNemar's test on the same clips, p >= 0.05).",
+             "", f"| bits | {head} |", "|---:|" + "---:|" * (2 * len(splits)),
+             "| float | " + " | ".join(f"{cell(q['float'], k, None)} | {cell(q['float'], k, None)}"
+                                     for k in splits) + " |"]
     for b in sorted(q["ptq"], key=int):
-        lines.append(f"| {b} | " + " | ".join(f"{_pct(q['ptq'][b][k])} | {_pct(q['qat'][b][k])}"
-                                             for k in keys) + " |")
+        tests = paired.get(b, {})
+        lines.append(f"| {b} | " + " | ".join(
+            f"{cell(q['ptq'][b], k, tests.get(k, {}).get('ptq_vs_float'))} | "
+            f"{cell(q['qat'].get(b, {}), k, tests.get(k, {}).get('qat_vs_ptq'))}" for k in splits) + " |")
     lines += _floor(q)
     tflm = q["qat"].get("8", {}).get("tflm")
     if tflm:
@@ -168,8 +214,9 @@ def _quant(quant, rel) -> list[str]:
     lines += [""] + [f"![{name}]({rel(quant, name)})" for name in q["plots"]]
     mf = q["minifloat"]
     lines += ["", "Minifloat (ExMy) fake quantization, test split:", "",
-              "| format | bits | accuracy |", "|---|---:|---:|"]
-    lines += [f"| {name} | {e['bits']} | {_pct(e['testing_accuracy'])} |" for name, e in mf.items()]
+              "| format | bits | balanced accuracy |", "|---|---:|---:|"]
+    lines += [f"| {name} | {e['bits']} | {_pct(e.get('testing_balanced_accuracy'))} |"
+              for name, e in mf.items()]
     return lines
 
 
@@ -178,7 +225,8 @@ def _prune(prune, rel) -> list[str]:
     base = p["baseline"]
     has_real = "int8_real_accuracy" in base
     mcu = "mcu_reference_ms" in base
-    head = "| model | nonzero params | FLOPs | int8 .tflite | test acc." + (" | real acc." if has_real else "") \
+    head = "| model | nonzero params | FLOPs | int8 .tflite | test bal. acc." + \
+        (" | real bal. acc." if has_real else "") \
         + " | CPU int8 | MCU (est.) | tflite-micro |"
     lines = ["", "## Pruning", "",
              "Unstructured L1-magnitude pruning (zeros in place; FLOPs counted on nonzero weights, as a "
@@ -187,22 +235,27 @@ def _prune(prune, rel) -> list[str]:
              "steps of fine-tuning (masks kept). Accuracy with integer arithmetic.", "", head,
              "|---|---:|---:|---:|---:|" + ("---:|" if has_real else "") + "---:|---:|---|"]
 
-    def row(name, e):
+    def row(name, e, test=None):
         tflm = e.get("tflm")
+        test = test or {}
         exact = "-" if tflm is None else ("bit-exact" if tflm["bit_exact"] else "MISMATCH")
         flops = e.get("zero_skipping_flops", e["flops"]) if "sparsity" in e else e["flops"]
         return (f"| {name} | {e['nonzero_params']:,} | {flops:,} | {e['tflite_bytes']:,} B | "
-                f"{_pct(e['int8_testing_accuracy'])}" + (f" | {_pct(e['int8_real_accuracy'])}" if has_real else "")
+                f"{_pct(e.get('int8_testing_balanced_accuracy'))}{_noise_mark(test.get('testing'))}"
+                + (f" | {_pct(e.get('int8_real_balanced_accuracy'))}{_noise_mark(test.get('real'))}"
+                   if has_real else "")
                 + f" | {e['cpu_int8_best_us']:.1f} us | "
                 + (f"{e['mcu_reference_ms']:.1f} ms" if mcu else "-") + f" | {exact} |")
 
     lines.append(row("unpruned", base))
     for key, e in p["unstructured"].items():
         amount, kind = key.split("/")
-        lines.append(row(f"{float(amount):.0%} sparse, {'fine-tuned' if kind == 'finetuned' else 'pruned'}", e))
+        lines.append(row(f"{float(amount):.0%} sparse, {'fine-tuned' if kind == 'finetuned' else 'pruned'}",
+                         e, p.get("paired", {}).get("unstructured", {}).get(key)))
     for key, e in p["structured"].items():
         ch, kind = key.split("/")
-        lines.append(row(f"{ch} of 8 filters, {'fine-tuned' if kind == 'finetuned' else 'pruned'}", e))
+        lines.append(row(f"{ch} of 8 filters, {'fine-tuned' if kind == 'finetuned' else 'pruned'}", e,
+                         p.get("paired", {}).get("structured", {}).get(key)))
     return lines + _floor(p) + [""] + [f"![{name}]({rel(prune, name)})" for name in p["plots"]]
 
 
@@ -211,7 +264,8 @@ def _floor(study: dict) -> list[str]:
     if "testing_accuracy" not in floors:
         return []
     real = (f" and {_pct(floors['real_accuracy'])} on real speech" if "real_accuracy" in floors else "")
-    return ["", f"For scale: always answering the most common label scores "
+    return ["", f"For scale: always answering one label scores a balanced accuracy of 1 / (number of "
+            f"labels); always answering the most common label scores a plain accuracy of "
             f"{_pct(floors['testing_accuracy'])} on the test split{real}."]
 
 
@@ -226,7 +280,6 @@ def _infield(f: dict) -> list[str]:
 
 
 def _real(r: dict) -> list[str]:
-    lines = ["", "## Real speech", "",
-             f"The same model on `{r['data']}` ({r['examples']:,} clips of real speakers): "
-             f"**{_pct(r['accuracy'])}**.", "", "| label | accuracy |", "|---|---:|"]
-    return lines + [f"| {k} | {_pct(v)} |" for k, v in r["per_class"].items()]
+    return ["", "## Real speech", "",
+            f"The same model on `{r['data']}` ({r['examples']:,} clips of real speakers, none of "
+            "them in training):", ""] + _classification(r)

@@ -36,7 +36,7 @@ from tinykws.stats import mcnemar
 from tinykws.train.loop import TrainConfig, train
 from tinykws.train.metrics import classification_report, predict
 
-CALIBRATION_CLIPS = 200
+CALIBRATION_CLIPS = 200  # or the whole training split when it is smaller (at least 100)
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,8 @@ def _int8_predictions(model, pipeline, x: np.ndarray) -> np.ndarray:
     from tinykws.int8.runtime import Int8Runtime
     from tinykws.train.evaluate import calibration_set
 
-    graph = quantize_model(model, calibration_set(pipeline, CALIBRATION_CLIPS))
+    clips = min(CALIBRATION_CLIPS, pipeline.split_size("training"))
+    graph = quantize_model(model, calibration_set(pipeline, clips))
     return Int8Runtime(graph).run(float_to_int8_input(x)).argmax(1)  # (N,)
 
 

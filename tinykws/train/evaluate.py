@@ -4,14 +4,15 @@ from __future__ import annotations
 
 
 def evaluate_run(run_path: str, data: str, split: str = "testing", resplit_salt: str | None = None) -> dict:
-    """Accuracy, per-class accuracy and confusion of a run's model on a split."""
+    """The classification report (:func:`tinykws.train.metrics.classification_report`) of a run's
+    model on a split, with the data folder, layout and split it was measured on."""
     from pathlib import Path
 
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.data.speech_commands import index_speech_commands
     from tinykws.errors import TinyKWSError
     from tinykws.train.checkpoint import load_checkpoint
-    from tinykws.train.metrics import accuracy, confusion_matrix, predict
+    from tinykws.train.metrics import classification_report, predict
 
     path = Path(run_path)
     model, meta, _ = load_checkpoint(path / "model.npz" if path.is_dir() else path)
@@ -19,15 +20,12 @@ def evaluate_run(run_path: str, data: str, split: str = "testing", resplit_salt:
     index = index_speech_commands(data, tuple(labels[2:]), resplit_salt=resplit_salt)
     if tuple(index.labels) != tuple(labels):
         raise TinyKWSError(f"data labels {index.labels} differ from the model's {labels}")
-    x, y = FeaturePipeline(index).split_arrays(split)
+    pipeline = FeaturePipeline(index)
+    x, y = pipeline.split_arrays(split)
     if len(y) == 0:
         raise TinyKWSError(f"split {split!r} of {data} is empty ({index.layout} layout)")
-    logits = predict(model, x)
-    cm = confusion_matrix(logits.argmax(1), y, len(labels))
-    per_class = {lab: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None for i, lab in enumerate(labels)}
-    return {"data": str(data), "layout": index.layout, "split": split, "examples": int(len(y)),
-            "accuracy": accuracy(logits, y), "per_class": per_class, "labels": labels,
-            "confusion": cm.tolist()}
+    report = classification_report(predict(model, x).argmax(1), y, labels, *pipeline.class_shares)
+    return {"data": str(data), "layout": index.layout, "split": split, **report}
 
 
 def open_run(run_path, data: str | None = None, resplit_salt: str | None = None):
@@ -51,7 +49,10 @@ def open_run(run_path, data: str | None = None, resplit_salt: str | None = None)
     if not data:
         raise TinyKWSError("the run does not record its data folder: pass --data DIR")
     salt = resplit_salt if resplit_salt is not None else info.get("resplit_salt")
-    index = index_speech_commands(data, tuple(meta["labels"][2:]), resplit_salt=salt)
+    same_data = str(data) == str(info.get("dir")) and salt == info.get("resplit_salt")
+    split_options = {k: info[k] for k in ("folds", "fold", "silence_percentage", "unknown_percentage")
+                     if same_data and info.get(k) is not None}  # a cross-validation fold's own split
+    index = index_speech_commands(data, tuple(meta["labels"][2:]), resplit_salt=salt, **split_options)
     if tuple(index.labels) != tuple(meta["labels"]):
         raise TinyKWSError(f"data labels {index.labels} differ from the model's {meta['labels']}")
     meta = {**meta, "data_dir": str(data), "resplit_salt": salt}

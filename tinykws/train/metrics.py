@@ -127,3 +127,24 @@ def summary_lines(report: dict, indent: str = "  ") -> list[str]:
         lines.append(f"{indent}  {name:<12} {proportion(entry['recall']).percent():<26} "
                      f"({proportion(entry['precision']).percent()}), {entry['support']} clips")
     return lines
+
+
+def split_scores(split: str, predicted: np.ndarray, labels: np.ndarray, names, shares=(
+        TF_SHARE_PERCENTAGE, TF_SHARE_PERCENTAGE)) -> dict:
+    """A study entry's numbers on one split, keyed ``{split}_accuracy``, ``{split}_balanced_accuracy``,
+    ``{split}_report`` and ``{split}_predicted`` (kept for paired tests against other entries)."""
+    report = classification_report(predicted, labels, names, *shares)
+    return {f"{split}_accuracy": report["accuracy"]["value"],
+            f"{split}_balanced_accuracy": report["balanced_accuracy"]["value"],
+            f"{split}_report": report,
+            f"{split}_predicted": np.asarray(predicted).astype(int).tolist()}
+
+
+def paired_test(a: dict, b: dict, split: str, labels: np.ndarray) -> dict | None:
+    """McNemar's test of study entries ``a`` and ``b`` on ``split`` (None when either lacks predictions)."""
+    from tinykws.stats import mcnemar
+
+    key = f"{split}_predicted"
+    if key not in a or key not in b:
+        return None
+    return mcnemar(np.array(a[key]) == labels, np.array(b[key]) == labels).as_dict()
