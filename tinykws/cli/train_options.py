@@ -37,6 +37,11 @@ def add_recipe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=200, help="steps between validation passes")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pretrain-steps", type=int,
+                   help="first train every word folder as its own label for this many of the steps, "
+                   "then the keyword head (default: the recipe's)")
+    p.add_argument("--pretrain-words", help="comma-separated words of that pre-training, or 'all' "
+                   "(default: every word folder)")
     a = p.add_argument_group("augmentation (default: the recipe's)")
     a.add_argument("--time-shift-ms", type=float, help="random time shift up to +- this (TF: 100)")
     a.add_argument("--background-frequency", type=float,
@@ -113,6 +118,7 @@ def check_shares(args: argparse.Namespace) -> None:
 
 def config_from_args(args: argparse.Namespace, training_examples: int):
     """The :class:`TrainConfig` the flags ask for (the recipe where they are silent)."""
+    from tinykws.errors import TinyKWSError
     from tinykws.train.recipe import make_config, steps_for
 
     steps = (steps_for(args.epochs, training_examples, max(args.batch_size, 1))
@@ -121,6 +127,13 @@ def config_from_args(args: argparse.Namespace, training_examples: int):
                  "augmentation": augmentation_from_args(args)}
     if args.weight_decay is not None:
         overrides["weight_decay"] = args.weight_decay
+    if args.pretrain_steps is not None:
+        if args.pretrain_steps < 0:
+            raise TinyKWSError("--pretrain-steps must not be negative")
+        overrides["pretrain_steps"] = args.pretrain_steps
+    if args.pretrain_words is not None:
+        overrides["pretrain_words"] = tuple(w.strip().lower() for w in args.pretrain_words.split(",")
+                                            if w.strip())
     return make_config(
         schedule=args.schedule, steps=steps, optimizer=args.optimizer,
         learning_rates=parse_floats(args.lr, "--lr") if args.lr else None,

@@ -35,6 +35,7 @@ from tinykws.nn.model import Sequential, tiny_conv
 from tinykws.train.checkpoint import load_checkpoint, save_checkpoint
 from tinykws.train.metrics import accuracy, balanced_accuracy, classification_report, predict
 from tinykws.train.optim import make_optimizer, piecewise_lr
+from tinykws.train.pretrain import keyword_head, pretrain_words, relabel
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class TrainConfig:
     seed: int = 0
     weight_decay: float | None = None  # None: 0 for SGD, 1e-4 for Adam
     augmentation: Augmentation = TF_AUGMENTATION
+    pretrain_steps: int = 0  # the first steps train every word as a label (tinykws.train.pretrain)
+    pretrain_words: tuple[str, ...] = ("all",)  # those labels' words; "all": every word folder
 
     def lr(self, step: int) -> float:
         boundaries = list(self.boundaries) or [self.steps]
@@ -74,8 +77,9 @@ def train(pipeline, out_dir: str | Path, config: TrainConfig = TrainConfig(), *,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     labels = list(pipeline.labels)
+    pre = _pretrain_pipeline(pipeline, config)  # None without pre-training
     rng = np.random.Generator(np.random.PCG64(config.seed))
-    model = tiny_conv(len(labels), rng)
+    model = tiny_conv(len(pre.labels) if pre is not None else len(labels), rng)
     optimizer = make_optimizer(config.optimizer, config.weight_decay)
     step, history, best_val, elapsed = 0, [], -1.0, 0.0
     last = out / "last.npz"
@@ -93,12 +97,18 @@ def train(pipeline, out_dir: str | Path, config: TrainConfig = TrainConfig(), *,
     x_val, y_val = pipeline.split_arrays("validation")
     meta_base = {"labels": labels, "config": asdict(config), "data": data_info or {}}
 
+    def save_last():
+        save_checkpoint(last, model, {**meta_base, "labels": list(phase.labels), "step": step,
+                                      "history": history, "best_val": best_val, "rng": _rng_state(rng),
+                                      "elapsed": time.perf_counter() - start}, optimizer.state())
+
     start = time.perf_counter() - elapsed
     window_loss, window_correct, window_seen = 0.0, 0, 0
     bar = tqdm(total=config.steps, initial=step, desc="training", unit="step", disable=not progress,
                mininterval=1.0)
     while step < config.steps:
-        x, y = pipeline.training_batch(config.batch_size, rng)  # (B, 49, 40, 1), (B,)
+        phase = pre if pre is not None and step < config.pretrain_steps else pipeline
+        x, y = phase.training_batch(config.batch_size, rng)  # (B, 49, 40, 1), (B,)
         logits = model.forward(x, training=True)
         loss, dlogits = softmax_cross_entropy(logits, y)
         model.backward(dlogits)
@@ -110,27 +120,47 @@ def train(pipeline, out_dir: str | Path, config: TrainConfig = TrainConfig(), *,
         bar.update(1)
         if step % 10 == 0:
             bar.set_postfix(loss=f"{loss:.3f}", acc=f"{window_correct / window_seen:.3f}", refresh=False)
+        if phase is pre and step == config.pretrain_steps:  # pre-training ends: the deployed head
+            model = keyword_head(model, pre.labels, tuple(labels))
+            model.set_rng(rng)
+            optimizer = make_optimizer(config.optimizer, config.weight_decay)
+            phase = pipeline
+            save_last()
         if step % config.eval_every == 0 or step == config.steps:
-            val = evaluate(model, x_val, y_val)
+            x_eval, y_eval = (x_val, y_val) if phase is pipeline else phase.split_arrays("validation")
+            val = evaluate(model, x_eval, y_eval)
             history.append({"step": step, "train_loss": window_loss / window_seen,
                             "train_accuracy": window_correct / window_seen,
                             "val_loss": val["loss"], "val_accuracy": val["accuracy"],
                             "val_balanced_accuracy": val["balanced_accuracy"],
-                            "lr": config.lr(step - 1), "seconds": time.perf_counter() - start})
+                            "lr": config.lr(step - 1), "seconds": time.perf_counter() - start,
+                            "phase": "pretrain" if phase is pre else "train"})
             window_loss, window_correct, window_seen = 0.0, 0, 0
-            if val["balanced_accuracy"] > best_val:
+            if phase is pipeline and val["balanced_accuracy"] > best_val:
                 best_val = val["balanced_accuracy"]
                 save_checkpoint(out / "model.npz", model, {**meta_base, "step": step,
                                                            "val_accuracy": val["accuracy"],
                                                            "val_balanced_accuracy": best_val})
-            save_checkpoint(last, model, {**meta_base, "step": step, "history": history,
-                                          "best_val": best_val, "rng": _rng_state(rng),
-                                          "elapsed": time.perf_counter() - start},
-                            optimizer.state())
+            save_last()
             bar.set_postfix(loss=f"{loss:.3f}", val_bal=f"{val['balanced_accuracy']:.3f}")
     bar.close()
     wall = time.perf_counter() - start
     return finish(pipeline, out, history, wall, config, meta_base)
+
+
+def _pretrain_pipeline(pipeline, config: TrainConfig):
+    """The many-way pipeline of the pre-training steps (same splits, every word a label), or None."""
+    if config.pretrain_steps <= 0:
+        return None
+    if not 0 < config.pretrain_steps < config.steps:
+        raise TinyKWSError(f"pre-training steps ({config.pretrain_steps}) must be fewer than the "
+                           f"training steps ({config.steps})")
+    from tinykws.data.pipeline import FeaturePipeline
+
+    words = pretrain_words(pipeline.index, tuple(config.pretrain_words))
+    pre = FeaturePipeline(relabel(pipeline.index, words), pipeline.features)
+    pre.augmentation = config.augmentation
+    return pre
 
 
 def _check_same_settings(saved: dict, wanted: dict, path: Path) -> None:
