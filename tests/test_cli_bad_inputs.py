@@ -261,6 +261,22 @@ CASES = {
     "synth-data-unknown-word": (
         "synth-data {out} --words yes,nope", NOTHING,
         "--words must be Speech Commands words; unknown: nope", "yes/0a1b2c3d_nohash_0.wav"),
+    # class shares and cross-validation folds
+    "train-silence-percentage-120": (
+        "train --data {data} --out {out} --silence-percentage 120", NOTHING,
+        "--silence-percentage must be within [0, 100], got 120", "model.npz"),
+    "cv-unknown-percentage-negative": (
+        "cv --data {data} --out {out} --unknown-percentage -5", NOTHING,
+        "--unknown-percentage must be within [0, 100], got -5", "cv.json"),
+    "cv-one-fold": (
+        "cv --data {data} --out {out} --folds 1", NOTHING, "--folds must be at least 2, not 1",
+        "cv.json"),
+    "cv-more-folds-than-speakers": (
+        "cv --data {data} --out {out} --folds 500", NOTHING, "500 folds but only 30 speakers",
+        "cv.json"),
+    "cv-fold-without-a-keyword-clip": (
+        "cv --data {bad} --out {out} --folds 5", _data_folder({"yes": 2, "no": 30, "up": 12}),
+        "split has no clip of yes", "cv.json"),
     "infer-labels-do-not-match-outputs": (
         "infer {tflite} {wav} --labels yes,no", NOTHING,
         "the model has 4 outputs but --labels names 2", None),

@@ -13,6 +13,9 @@ on the same clips says whether the difference is more than noise.
   independent proportions ``sum_c w_c p_c`` (balanced accuracy is the mean of
   per-class recalls, TF's-distribution accuracy a prior-weighted one), with
   variance ``sum_c w_c^2 p_c (1 - p_c) / n_c``.
+- :func:`poisson_rate_interval`: the exact (Garwood 1936) interval of a rate
+  of ``k`` events in ``t`` hours, from the chi-square quantiles, for false
+  alarms per hour.
 - :func:`mcnemar`: McNemar's exact test (McNemar 1947) for two classifiers
   scored on the same clips. Only the clips where exactly one of them is right
   carry information: ``b`` (A right, B wrong) and ``c`` (B right, A wrong).
@@ -26,7 +29,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import binom, chi2
 
 Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile
 SIGNIFICANCE = 0.05  # the level at which a paired difference is called significant
@@ -89,6 +92,15 @@ def weighted_interval(proportions: np.ndarray, totals: np.ndarray, weights: np.n
     value = float(w @ p)
     half = z * math.sqrt(float(np.sum(w * w * p * (1 - p) / n)))
     return Proportion(value, max(0.0, value - half), min(1.0, value + half))
+
+
+def poisson_rate_interval(count: int, hours: float) -> dict:
+    """``{"value", "low", "high"}`` events per hour: ``chi2(2k, a/2) / 2t`` to ``chi2(2k+2, 1-a/2) / 2t``."""
+    if hours <= 0:
+        raise ValueError(f"need a positive duration, got {hours} hours")
+    low = 0.0 if count == 0 else float(chi2.ppf(0.025, 2 * count)) / 2
+    high = float(chi2.ppf(0.975, 2 * count + 2)) / 2
+    return {"value": count / hours, "low": low / hours, "high": high / hours, "count": int(count)}
 
 
 @dataclass(frozen=True)

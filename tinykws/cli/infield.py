@@ -12,7 +12,7 @@ def register(subparsers) -> None:
         "with noisy gaps, run the streaming recognizer over it and report precision, recall and "
         "false alarms per hour.")
     p.add_argument("run", metavar="RUN", help="training run folder or model .npz")
-    p.add_argument("--data", required=True, metavar="DIR")
+    p.add_argument("--data", metavar="DIR", help="data folder (default: the one the run used)")
     p.add_argument("--clips", type=int, default=60, help="word clips in the recording (default 60)")
     p.add_argument("--threshold", type=int, default=200, help="detection threshold 0-255 (default 200)")
     p.add_argument("--resplit-salt", metavar="S", help="test-set layout: speaker re-split salt")
@@ -23,18 +23,18 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
-    from tinykws.data.speech_commands import index_speech_commands
     from tinykws.errors import TinyKWSError
     from tinykws.stream.infield import infield_test
-    from tinykws.train.checkpoint import load_checkpoint
+    from tinykws.train.evaluate import open_run
+    from tinykws.train.metrics import proportion
 
     if args.clips < 1 or not 0 <= args.threshold <= 255:
         raise TinyKWSError("--clips must be positive and --threshold between 0 and 255")
-    path = Path(args.run)
-    model, meta, _ = load_checkpoint(path / "model.npz" if path.is_dir() else path)
-    index = index_speech_commands(args.data, tuple(meta["labels"][2:]), resplit_salt=args.resplit_salt)
+    # The run's own split (a re-split or cross-validation fold it recorded): its test
+    # speakers are the ones it never heard.
+    model, meta, pipeline = open_run(args.run, args.data, args.resplit_salt)
+    index = pipeline.index
     try:
         r = infield_test(model, meta["labels"], index, args.seed, args.clips,
                          detection_threshold=args.threshold)
@@ -43,9 +43,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    fmt = lambda v: "-" if v is None else f"{100 * v:.1f} %"  # noqa: E731
     print(f"{r['duration_s'] / 60:.1f} min, {r['keywords_spoken']} keywords spoken, "
           f"{r['detections']} detections: {r['hits']} hits, {r['false_alarms']} false alarms")
-    print(f"precision {fmt(r['precision'])}, recall {fmt(r['recall'])}, "
-          f"{r['false_alarms_per_hour']:.1f} false alarms per hour")
+
+    fa = r["false_alarms_per_hour_interval"]
+    print(f"recall {proportion(r['recall_interval']).percent()}, precision "
+          f"{proportion(r['precision_interval']).percent()}, {fa['value']:.1f} false alarms per hour "
+          f"[{fa['low']:.1f}, {fa['high']:.1f}]")
+    for word, e in r["recall_per_keyword"].items():
+        print(f"  {word:<10} recall {proportion(e).percent()} ({e.get('count', 0)} of {e.get('total', 0)})")
     return 0

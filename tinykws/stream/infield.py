@@ -10,8 +10,9 @@ recognizer (:mod:`tinykws.stream.listen`) then listens to it, and
   ``[onset, onset + 1 s + tolerance]`` that no earlier detection claimed;
 - every other detection is a **false alarm** (wrong word, noise, an unknown
   word, a second detection of the same utterance);
-- precision = hits / detections, recall = hits / keywords spoken,
-  false alarms per hour = false alarms / recording hours.
+- precision = hits / detections, recall = hits / keywords spoken (overall
+  and per keyword), each with Wilson's interval; false alarms per hour =
+  false alarms / recording hours, with the exact Poisson interval.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from tinykws.audio import fit_length, load_wav
+from tinykws.stats import poisson_rate_interval, wilson_interval
 
 SR = 16000
 
@@ -79,12 +81,20 @@ def score(detections, events: list[Event], keywords: set[str], duration_s: float
         else:
             claimed[match] = True
             hits += 1
+    per_keyword = {}
+    for word in sorted(keywords):
+        mine = [k for k, e in enumerate(spoken) if e.word == word]
+        per_keyword[word] = wilson_interval(sum(claimed[k] for k in mine), len(mine)).as_dict()
     return {
         "keywords_spoken": len(spoken), "detections": len(detections), "hits": hits,
         "false_alarms": false_alarms,
         "precision": hits / len(detections) if detections else None,
         "recall": hits / len(spoken) if spoken else None,
+        "precision_interval": wilson_interval(hits, len(detections)).as_dict(),
+        "recall_interval": wilson_interval(hits, len(spoken)).as_dict(),
+        "recall_per_keyword": per_keyword,
         "false_alarms_per_hour": false_alarms / (duration_s / 3600.0),
+        "false_alarms_per_hour_interval": poisson_rate_interval(false_alarms, duration_s / 3600.0),
         "duration_s": duration_s,
     }
 

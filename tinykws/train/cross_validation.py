@@ -71,13 +71,13 @@ def check_fold(index, fold: int) -> None:
 def cross_validate(spec: FoldSpec, out: str | Path, config: TrainConfig = TrainConfig(), *,
                    int8: bool = True, progress: bool = True) -> dict:
     """Train and score every fold into ``out``; returns (and writes) ``cv.json``."""
+    indexes = [spec.index(k) for k in range(spec.folds)]
+    for k, index in enumerate(indexes):  # every fold is checked before anything is written
+        check_fold(index, k)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     settings = {"folds": asdict(spec), "config": asdict(config), "int8": int8}
     result = load_partial(out / "cv.json", settings, {"fold_reports": {}})
-    indexes = [spec.index(k) for k in range(spec.folds)]
-    for k, index in enumerate(indexes):
-        check_fold(index, k)
+    out.mkdir(parents=True, exist_ok=True)
     for k, index in enumerate(indexes):
         if str(k) in result["fold_reports"]:
             continue
