@@ -48,3 +48,17 @@ def test_infield_command_runs_end_to_end(tmp_path, capsys):
     assert main(["infield", str(tmp_path / "r"), "--data", str(data), "--clips", "8"]) == 0
     out = capsys.readouterr().out
     assert "keywords spoken" in out and "false alarms per hour" in out
+
+
+def test_pooled_recordings_score_as_one_recording_played_after_the_other():
+    from tinykws.stream.infield import pooled
+
+    a = {"events": [{"word": "yes", "onset_s": 1.0}], "duration_s": 10.0,
+         "detections_list": [{"label": "yes", "time_s": 1.5, "score": 250}]}
+    b = {"events": [{"word": "no", "onset_s": 2.0}, {"word": "yes", "onset_s": 6.0}], "duration_s": 20.0,
+         "detections_list": [{"label": "no", "time_s": 2.8, "score": 240},
+                             {"label": "no", "time_s": 12.0, "score": 230}]}
+    r = pooled([a, b], {"yes", "no"})
+    assert (r["keywords_spoken"], r["hits"], r["false_alarms"], r["duration_s"]) == (3, 2, 1, 30.0)
+    assert r["recall_per_keyword"]["yes"]["count"] == 1 and r["recall_per_keyword"]["yes"]["total"] == 2
+    assert r["false_alarms_per_hour"] == 120.0

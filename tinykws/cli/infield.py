@@ -11,7 +11,8 @@ def register(subparsers) -> None:
         description="Assemble a long recording from test-split clips (speakers unseen in training) "
         "with noisy gaps, run the streaming recognizer over it and report precision, recall and "
         "false alarms per hour.")
-    p.add_argument("run", metavar="RUN", help="training run folder or model .npz")
+    p.add_argument("run", metavar="RUN", help="training run folder, model .npz, or a 'tinykws cv' "
+                   "folder (one recording per fold, pooled)")
     p.add_argument("--data", metavar="DIR", help="data folder (default: the one the run used)")
     p.add_argument("--clips", type=int, default=60, help="word clips in the recording (default 60)")
     p.add_argument("--threshold", type=int, default=200, help="detection threshold 0-255 (default 200)")
@@ -23,23 +24,29 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     from tinykws.errors import TinyKWSError
-    from tinykws.stream.infield import infield_test
+    from tinykws.stream.infield import infield_test, pooled
     from tinykws.train.evaluate import open_run
     from tinykws.train.metrics import proportion
 
     if args.clips < 1 or not 0 <= args.threshold <= 255:
         raise TinyKWSError("--clips must be positive and --threshold between 0 and 255")
     # The run's own split (a re-split or cross-validation fold it recorded): its test
-    # speakers are the ones it never heard.
-    model, meta, pipeline = open_run(args.run, args.data, args.resplit_salt)
-    index = pipeline.index
-    try:
-        r = infield_test(model, meta["labels"], index, args.seed, args.clips,
-                         detection_threshold=args.threshold)
-    except ValueError as exc:
-        raise TinyKWSError(str(exc)) from None
+    # speakers are the ones it never heard. A cross-validation folder: every fold's.
+    folds = sorted(Path(args.run).glob("fold-*"), key=lambda p: int(p.name.split("-")[1]))
+    runs = folds if (Path(args.run) / "cv.json").is_file() and folds else [Path(args.run)]
+    results = []
+    for run in runs:
+        model, meta, pipeline = open_run(run, args.data, args.resplit_salt)
+        try:
+            results.append(infield_test(model, meta["labels"], pipeline.index, args.seed, args.clips,
+                                        detection_threshold=args.threshold))
+        except ValueError as exc:
+            raise TinyKWSError(str(exc)) from None
+    keywords = {l for l in meta["labels"] if not l.startswith("_")}
+    r = results[0] if len(results) == 1 else {**pooled(results, keywords), "folds": len(results)}
     if args.json:
         print(json.dumps(r, indent=2))
         return 0

@@ -99,6 +99,22 @@ def score(detections, events: list[Event], keywords: set[str], duration_s: float
     }
 
 
+def pooled(results: list[dict], keywords: set[str]) -> dict:
+    """Several recordings' scores as one: played one after another, then scored anew.
+
+    For a cross-validated recipe: one recording per fold, each of speakers
+    its model never heard.
+    """
+    from tinykws.stream.listen import Detection
+
+    offset, events, detections = 0.0, [], []
+    for r in results:
+        events += [Event(e["word"], e["onset_s"] + offset) for e in r["events"]]
+        detections += [Detection(**{**d, "time_s": d["time_s"] + offset}) for d in r["detections_list"]]
+        offset += r["duration_s"]
+    return score(detections, events, keywords, offset)
+
+
 def infield_test(model, labels, index, seed: int = 0, clips: int = 60, **recognizer_args) -> dict:
     """Build a recording, listen to it with ``model``, score the detections."""
     from tinykws.audio import to_int16
