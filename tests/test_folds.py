@@ -57,7 +57,10 @@ def test_cv_end_to_end_pools_every_clip_float_and_int8(test_set, tmp_path):
     spread = cv["spread"]["float"]["balanced_accuracy"]
     assert spread["min"] <= spread["mean"] <= spread["max"] and len(spread["folds"]) == 3
     assert cv["int8_vs_float"]["p_value"] <= 1.0
-    for name in ("cv_recall.png", "cv_confusion.png", "fold-0/model.npz", "fold-2/predictions.npz"):
+    op = cv["operating"]
+    assert len(op["biases"]) == 3 and op["pooled"]["int8"]["examples"] == 60 * 4 + 30
+    assert [p["bias"] for p in op["curve"]] == sorted(p["bias"] for p in op["curve"])
+    for name in ("cv_recall.png", "cv_confusion.png", "cv_operating.png", "fold-0/model.npz", "fold-2/predictions.npz"):
         assert (out / name).is_file()
     # A rerun of the same command reuses every fold: nothing is retrained.
     before = (out / "fold-0" / "model.npz").stat().st_mtime_ns

@@ -21,6 +21,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_recipe_options(p)
     p.add_argument("--no-int8", action="store_true", help="skip the int8 conversion of each fold")
+    p.add_argument("--false-accept-target", type=float, default=0.05,
+                   help="calibrate each fold's _unknown_ bias on its validation speakers for at most "
+                   "this share of false accepts, and report it on its test speakers (default 0.05)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -35,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     check_shares(args)
     if args.folds < 2:
         raise TinyKWSError(f"--folds must be at least 2, not {args.folds}")
+    if not 0 < args.false_accept_target < 1:
+        raise TinyKWSError(f"--false-accept-target must be within (0, 1), got {args.false_accept_target:g}")
     spec = FoldSpec(data=str(args.data), words=words_from_args(args), folds=args.folds,
                     salt=args.resplit_salt if args.resplit_salt is not None else DEFAULT_FOLD_SALT,
                     silence_percentage=args.silence_percentage,
@@ -42,11 +47,16 @@ def run(args: argparse.Namespace) -> int:
     first = spec.index(0)  # validates the folder, words and fold count before training starts
     config = config_from_args(args, len(first.splits["training"]))
     result = cross_validate(spec, args.out, config, int8=not args.no_int8,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, false_accept_target=args.false_accept_target)
     for kind, report in result["pooled"].items():
         s = result["spread"][kind]["balanced_accuracy"]
         print(f"{kind}, pooled over {spec.folds} folds ({report['examples']} clips); balanced "
               f"accuracy per fold {100 * s['mean']:.1f} +- {100 * s['std']:.1f} %:")
+        print("\n".join(summary_lines(report)))
+    op = result["operating"]
+    for kind, report in op["pooled"].items():
+        print(f"{kind}, calibrated for {op['false_accept_target']:.0%} false accepts on validation "
+              f"speakers (_unknown_ bias per fold {', '.join(f'{b:+.2f}' for b in op['biases'])}):")
         print("\n".join(summary_lines(report)))
     if "int8_vs_float" in result:
         t = result["int8_vs_float"]

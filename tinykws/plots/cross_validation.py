@@ -43,3 +43,28 @@ def save_cv_recall(result: dict, path: str | Path) -> Path:
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return save_figure(path, fig)
+
+
+def save_operating_curve(operating: dict, path: str | Path) -> Path:
+    """Each keyword's recall against the false-accept rate as the ``_unknown_`` bias moves,
+    with the calibrated models' pooled points (bias chosen per fold on validation speakers)."""
+    curve = operating["curve"]
+    keywords = list(curve[0]["recall"])
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fa = np.array([p["false_accepts"] for p in curve])
+    for word in keywords:
+        ax.plot(fa, [p["recall"][word] for p in curve], marker=".", ms=3, label=f"recall '{word}'")
+    for kind, report in operating["pooled"].items():
+        x = report["false_accepts"]["value"]
+        for word in keywords:
+            ax.plot([x], [report["per_class"][word]["recall"]["value"]], "k^" if kind == "int8" else "ks",
+                    ms=6, mfc="none", label=f"calibrated, {kind}" if word == keywords[0] else None)
+    target = operating["false_accept_target"]
+    ax.axvline(target, color="grey", lw=0.8, ls="--", label=f"target {target:.0%} false accepts")
+    ax.axhline(0.9, color="grey", lw=0.8, ls=":")
+    ax.set(xlabel="false accepts (share of non-keyword clips labelled a keyword)",
+           ylabel="keyword recall", xlim=(0, max(0.5, 2 * target)), ylim=(0, 1.02),
+           title="Operating curve: the _unknown_ bias swept (pooled test folds)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return save_figure(path, fig)

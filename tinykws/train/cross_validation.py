@@ -13,7 +13,12 @@ selects the checkpoint) and scores fold ``k``. Then:
   intervals — for the float model and for its int8 conversion (full-int8 PTQ,
   scored with integer arithmetic), with McNemar's test of the two;
 - **spread**: the same numbers per fold, with their mean, standard deviation,
-  minimum and maximum, to show how much a single split can mislead.
+  minimum and maximum, to show how much a single split can mislead;
+- **operating point** (:mod:`tinykws.train.operating_point`): keyword recall
+  against false accepts as the ``_unknown_`` bias moves (pooled over the test
+  folds), and the model calibrated for a false-accept target: each fold's
+  bias chosen on its *validation* speakers, then scored, float and int8, on
+  its test speakers.
 
 Layout on disk: ``OUT/fold-k/`` is an ordinary training run (resumable;
 ``tinykws eval`` and ``convert`` take it) plus ``predictions.npz``;
@@ -69,7 +74,8 @@ def check_fold(index, fold: int) -> None:
 
 
 def cross_validate(spec: FoldSpec, out: str | Path, config: TrainConfig = TrainConfig(), *,
-                   int8: bool = True, progress: bool = True) -> dict:
+                   int8: bool = True, progress: bool = True,
+                   false_accept_target: float = 0.05) -> dict:
     """Train and score every fold into ``out``; returns (and writes) ``cv.json``."""
     indexes = [spec.index(k) for k in range(spec.folds)]
     for k, index in enumerate(indexes):  # every fold is checked before anything is written
@@ -85,6 +91,7 @@ def cross_validate(spec: FoldSpec, out: str | Path, config: TrainConfig = TrainC
                                                    progress)
         write_json(out / "cv.json", result)
     result.update(_pooled(out, spec, indexes, int8, result["fold_reports"]))
+    result["operating"] = _operating(out, spec, indexes, int8, false_accept_target)
     result["complete"] = True
     write_json(out / "cv.json", result)
     _plots(result, out)
@@ -147,6 +154,39 @@ def _pooled(out: Path, spec: FoldSpec, indexes, int8: bool, fold_reports: dict) 
     return result
 
 
+def _operating(out: Path, spec: FoldSpec, indexes, int8: bool, target: float) -> dict:
+    """The recall / false-accept curve of the pooled test folds, and the calibrated models' reports."""
+    from tinykws.data.pipeline import FeaturePipeline
+    from tinykws.train.checkpoint import load_checkpoint
+    from tinykws.train.operating_point import (bias_for_false_accepts, operating_curve,
+                                               shifted_predictions, with_unknown_bias)
+
+    labels = indexes[0].labels
+    shares = (spec.silence_percentage, spec.unknown_percentage)
+    test_logits, test_y, biases = [], [], []
+    calibrated = {"float": [], "int8": []}
+    for k, index in enumerate(indexes):
+        model, _, _ = load_checkpoint(out / f"fold-{k}" / "model.npz")
+        pipeline = FeaturePipeline(index)
+        x_val, y_val = pipeline.split_arrays("validation")
+        x, y = pipeline.split_arrays("testing")
+        logits = predict(model, x)  # (N, K)
+        bias = bias_for_false_accepts(predict(model, x_val), y_val, target)
+        biases.append(bias)
+        test_logits.append(logits)
+        test_y.append(y)
+        calibrated["float"].append(shifted_predictions(logits, bias))
+        if int8:
+            calibrated["int8"].append(_int8_predictions(with_unknown_bias(model, bias), pipeline, x))
+    y = np.concatenate(test_y)
+    return {
+        "false_accept_target": target, "biases": biases,
+        "curve": operating_curve(np.concatenate(test_logits), y, labels),
+        "pooled": {kind: classification_report(np.concatenate(p), y, labels, *shares)
+                   for kind, p in calibrated.items() if p},
+    }
+
+
 def spread(reports: list[dict]) -> dict:
     """Mean, standard deviation, minimum and maximum over folds of the headline numbers."""
     def stats(values: list[float]) -> dict:
@@ -166,7 +206,10 @@ def _plots(result: dict, out: Path) -> None:
     from tinykws.plots.cross_validation import save_cv_recall
     from tinykws.plots.training import save_confusion
 
+    from tinykws.plots.cross_validation import save_operating_curve
+
     save_cv_recall(result, out / "cv_recall.png")
+    save_operating_curve(result["operating"], out / "cv_operating.png")
     pooled = result["pooled"]["float"]
     save_confusion(np.array(pooled["confusion"]), pooled["labels"], out / "cv_confusion.png",
                    title="Cross-validated (pooled)")
