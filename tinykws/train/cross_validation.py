@@ -151,7 +151,25 @@ def _pooled(out: Path, spec: FoldSpec, indexes, int8: bool, fold_reports: dict) 
     }
     if int8:
         result["int8_vs_float"] = mcnemar(predicted["int8"] == y, predicted["float"] == y).as_dict()
+    words = [e.word for index in indexes for e in index.splits["testing"]]  # the order of y
+    result["false_accepts_by_word"] = accepted_by_word(predicted["float"], y, words, labels)
     return result
+
+
+def accepted_by_word(predicted: np.ndarray, labels: np.ndarray, words: list[str], names) -> dict:
+    """For each non-keyword word folder: ``{"clips", "accepted": {keyword: count}}``, most accepted first.
+
+    Where the false accepts come from: which other words the model hears as which keyword.
+    """
+    table: dict[str, dict] = {}
+    for word, p, y in zip(words, predicted, labels):
+        if y >= 2:
+            continue
+        entry = table.setdefault(word, {"clips": 0, "accepted": {}})
+        entry["clips"] += 1
+        if p >= 2:
+            entry["accepted"][names[p]] = entry["accepted"].get(names[p], 0) + 1
+    return dict(sorted(table.items(), key=lambda kv: -sum(kv[1]["accepted"].values())))
 
 
 def _operating(out: Path, spec: FoldSpec, indexes, int8: bool, target: float) -> dict:
