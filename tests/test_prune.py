@@ -252,5 +252,8 @@ def test_every_pruned_model_is_compared_with_the_unpruned_one_on_the_same_clips(
         mine = np.array(entry["int8_testing_predicted"])
         truth = np.array(result["baseline"]["int8_testing_report"]["confusion"]).sum()
         assert len(mine) == len(base) == truth
-        assert t["a_only"] + t["b_only"] <= int(np.sum(mine != base))
+        assert t["mcnemar"]["a_only"] + t["mcnemar"]["b_only"] <= int(np.sum(mine != base))
         assert 0.0 <= t["p_value"] <= 1.0 and t["significant"] == (t["p_value"] < 0.05)
+        assert t["low"] <= t["difference"] <= t["high"]
+        if np.array_equal(mine, base):
+            assert t["difference"] == 0.0 and not t["significant"]

@@ -68,3 +68,27 @@ def test_mcnemar_of_identical_classifiers_is_not_significant():
 def test_mcnemar_needs_the_same_clips():
     with pytest.raises(ValueError):
         mcnemar(np.ones(3, bool), np.ones(4, bool))
+
+
+def test_balanced_test_sees_a_failing_keyword_that_mcnemar_on_plain_correctness_misses():
+    from tinykws.stats import paired_balanced_test
+
+    labels = np.array([1] * 290 + [2] * 10)  # 97 % unknown
+    good = np.ones(300, bool)
+    good[:10] = False  # misses 10 unknown clips, finds every keyword
+    lazy = labels == 1  # always "_unknown_": every keyword clip wrong
+    assert mcnemar(good, lazy).p_value == 1.0  # 10 discordant clips each way: "no difference"
+    t = paired_balanced_test(good, lazy, labels)
+    assert t["difference"] == pytest.approx((280 / 290 + 1) / 2 - 0.5) and t["significant"]
+    assert t["low"] <= t["difference"] <= t["high"]
+
+
+def test_balanced_test_of_identical_outcomes_is_not_significant_and_is_seeded():
+    from tinykws.stats import paired_balanced_test
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 200)
+    a = rng.random(200) < 0.8
+    assert paired_balanced_test(a, a, labels)["p_value"] == 1.0
+    b = rng.random(200) < 0.8
+    assert paired_balanced_test(a, b, labels) == paired_balanced_test(a, b, labels)

@@ -66,20 +66,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(result: dict) -> str:
-    """One line per model: accuracy, size and speed (FLOPs of unstructured models: on nonzero weights)."""
-    lines = [f"{'model':<28}{'int8 test':>10}{'nonzero':>9}{'FLOPs':>10}{'CPU us':>8}{'MCU ms':>8}  tflm"]
+    """One line per model: int8 balanced test accuracy (~: within noise of the unpruned model),
+    size and speed (FLOPs of unstructured models: on nonzero weights)."""
+    lines = [f"{'model':<28}{'bal. acc':>10} {'nonzero':>9}{'FLOPs':>10}{'CPU us':>8}{'MCU ms':>8}  tflm"]
 
-    def line(name: str, e: dict) -> str:
+    def line(name: str, e: dict, test: dict | None = None) -> str:
         tflm = e.get("tflm")
         exact = "-" if tflm is None else ("exact" if tflm["bit_exact"] else "MISMATCH")
         mcu = e.get("mcu_reference_ms")
         flops = e["zero_skipping_flops"] if "sparsity" in e else e["flops"]
-        return (f"{name:<28}{e['int8_testing_accuracy']:>10.4f}{e['nonzero_params']:>9,}"
+        mark = "~" if test and not test["significant"] else " "
+        return (f"{name:<28}{e.get('int8_testing_balanced_accuracy', float('nan')):>10.4f}{mark}"
+                f"{e['nonzero_params']:>9,}"
                 f"{flops:>10,}{e['cpu_int8_best_us']:>8.1f}"
                 f"{'-' if mcu is None else f'{mcu:.1f}':>8}  {exact}")
 
     lines.append(line("unpruned", result["baseline"]))
     for method in ("unstructured", "structured"):
         for key, e in (result.get(method) or {}).items():
-            lines.append(line(f"{method} {key}", e))
+            test = result.get("paired", {}).get(method, {}).get(key, {}).get("testing")
+            lines.append(line(f"{method} {key}", e, test))
     return "\n".join(lines)

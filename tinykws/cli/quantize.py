@@ -67,17 +67,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(result: dict) -> str:
-    """The study as a small text table: accuracy per mode and width."""
-    keys = [k for k in ("testing_accuracy", "real_accuracy") if k in result["float"]]
-    head = "  ".join(f"{k.split('_')[0]:>8}" for k in keys)
-    lines = [f"{'model':<16}{head}",
-             f"{'float':<16}" + "  ".join(f"{result['float'][k]:8.4f}" for k in keys)]
-    for mode in ("ptq", "qat"):
+    """The study as a small text table: balanced accuracy per mode and width (~: within noise)."""
+    splits = [k for k in ("testing", "real") if f"{k}_balanced_accuracy" in result["float"]]
+    paired = result.get("paired", {})
+
+    def cells(entry: dict, tests: dict, which: str | None) -> str:
+        out = []
+        for k in splits:
+            test = tests.get(k, {}).get(which) if which else None
+            mark = "~" if test and not test["significant"] else " "
+            out.append(f"{entry.get(f'{k}_balanced_accuracy', float('nan')):8.4f}{mark}")
+        return "  ".join(out)
+
+    head = "  ".join(f"{k:>9}" for k in splits)
+    lines = ["balanced accuracy; ~ marks PTQ within noise of float, QAT within noise of PTQ "
+             "(McNemar, same clips)", f"{'model':<16}{head}", f"{'float':<16}" + cells(result["float"], {}, None)]
+    for mode, which in (("ptq", "ptq_vs_float"), ("qat", "qat_vs_ptq")):
         for b, entry in sorted((result.get(mode) or {}).items(), key=lambda kv: int(kv[0])):
-            lines.append(f"{mode.upper() + ' ' + b + '-bit':<16}" + "  ".join(f"{entry[k]:8.4f}" for k in keys))
+            lines.append(f"{mode.upper() + ' ' + b + '-bit':<16}" + cells(entry, paired.get(b, {}), which))
     for name, entry in (result.get("minifloat") or {}).items():
-        lines.append(f"{name + ' (' + str(entry['bits']) + ' bits)':<16}"
-                     + "  ".join(f"{entry[k]:8.4f}" for k in keys))
+        lines.append(f"{name + ' (' + str(entry['bits']) + ' bits)':<16}" + cells(entry, {}, None))
     tflm = (result.get("qat") or {}).get("8", {}).get("tflm")
     if tflm:
         lines.append(f"QAT 8-bit in tflite-micro: {'bit-exact' if tflm['bit_exact'] else 'MISMATCH'} "

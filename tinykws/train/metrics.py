@@ -141,10 +141,14 @@ def split_scores(split: str, predicted: np.ndarray, labels: np.ndarray, names, s
 
 
 def paired_test(a: dict, b: dict, split: str, labels: np.ndarray) -> dict | None:
-    """McNemar's test of study entries ``a`` and ``b`` on ``split`` (None when either lacks predictions)."""
-    from tinykws.stats import mcnemar
+    """Study entries ``a`` against ``b`` on the same clips of ``split`` (None when either lacks
+    predictions): the balanced-accuracy test decides ``significant`` (the tables show balanced
+    accuracy), McNemar's test on plain correctness rides along."""
+    from tinykws.stats import mcnemar, paired_balanced_test
 
     key = f"{split}_predicted"
     if key not in a or key not in b:
         return None
-    return mcnemar(np.array(a[key]) == labels, np.array(b[key]) == labels).as_dict()
+    correct_a, correct_b = np.array(a[key]) == labels, np.array(b[key]) == labels
+    return {**paired_balanced_test(correct_a, correct_b, labels),
+            "mcnemar": mcnemar(correct_a, correct_b).as_dict()}
