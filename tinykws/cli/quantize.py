@@ -81,7 +81,8 @@ def summary(result: dict) -> str:
 
     head = "  ".join(f"{k:>9}" for k in splits)
     lines = ["balanced accuracy; ~ marks PTQ within noise of float, QAT within noise of PTQ "
-             "(McNemar, same clips)", f"{'model':<16}{head}", f"{'float':<16}" + cells(result["float"], {}, None)]
+             "(paired bootstrap of balanced accuracy, same clips)", f"{'model':<16}{head}",
+             f"{'float':<16}" + cells(result["float"], {}, None)]
     for mode, which in (("ptq", "ptq_vs_float"), ("qat", "qat_vs_ptq")):
         for b, entry in sorted((result.get(mode) or {}).items(), key=lambda kv: int(kv[0])):
             lines.append(f"{mode.upper() + ' ' + b + '-bit':<16}" + cells(entry, paired.get(b, {}), which))

@@ -1,7 +1,8 @@
 """Plots of the pruning study: int8 balanced test accuracy against what pruning saves.
 
-A hollow marker is a model within noise of the unpruned one (McNemar's test
-on the same clips); answering one label always sits at ``1 / K``.
+A hollow marker is a model within noise of the unpruned one (a paired
+bootstrap of balanced accuracy on the same clips); answering one label always
+sits at ``1 / K``.
 """
 
 from __future__ import annotations

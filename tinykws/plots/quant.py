@@ -3,7 +3,7 @@
 Balanced accuracy (mean per-class recall) is drawn, so answering one label
 always sits at ``1 / K`` whatever the class shares. A hollow marker is a model
 within noise of its reference (PTQ: the float model; QAT: PTQ at the same
-width), by McNemar's test on the same clips.
+width), by a class-stratified paired bootstrap of balanced accuracy on the same clips.
 """
 
 from __future__ import annotations

@@ -196,7 +196,8 @@ def _quant(quant, rel) -> list[str]:
              "post-training quantization (PTQ) of the float model and quantization-aware fine-tuning "
              f"(QAT, {q['settings']['finetune']['steps']} steps), both scored with integer arithmetic. "
              "Balanced accuracy; (~) marks a PTQ model within noise of the float model, or a QAT "
-             "model within noise of PTQ at the same width (McNemar's test on the same clips, p >= 0.05).",
+             "model within noise of PTQ at the same width (a class-stratified paired bootstrap of "
+             "balanced accuracy on the same clips, p >= 0.05).",
              "", f"| bits | {head} |", "|---:|" + "---:|" * (2 * len(splits)),
              "| float | " + " | ".join(f"{cell(q['float'], k, None)} | {cell(q['float'], k, None)}"
                                      for k in splits) + " |"]
@@ -232,7 +233,9 @@ def _prune(prune, rel) -> list[str]:
              "Unstructured L1-magnitude pruning (zeros in place; FLOPs counted on nonzero weights, as a "
              "zero-skipping kernel does them) and structured channel pruning (whole conv filters and "
              f"their dense columns removed), each without and with {p['settings']['finetune']['steps']} "
-             "steps of fine-tuning (masks kept). Accuracy with integer arithmetic.", "", head,
+             "steps of fine-tuning (masks kept). Balanced accuracy with integer arithmetic; (~) marks a "
+             "model within noise of the unpruned one (a class-stratified paired bootstrap of balanced "
+             "accuracy on the same clips, p >= 0.05).", "", head,
              "|---|---:|---:|---:|---:|" + ("---:|" if has_real else "") + "---:|---:|---|"]
 
     def row(name, e, test=None):
