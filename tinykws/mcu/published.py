@@ -78,7 +78,7 @@ RENESAS_RA6M4 = PublishedPoint(
             "(19.774 inf./s); closed/renesas/systems/EK-RA6M4_System_Description.json "
             "(Cortex-M33 with DSP and FPU, 200 MHz, tflite-micro, CMSIS, GCC 8.3.1); "
             "closed/renesas/code/EK_RA6M4/src/tensorflow/lite/micro/kernels/conv.cc "
-            "(the CMSIS-NN wrapper: includes arm_nnfunctions.h), .cproject (-O3)"),
+            "(the CMSIS-NN wrapper: includes arm_nnfunctions.h)"),
     "fixes the CMSIS-NN SIMD paths' scale")
 
 PICO2_RP2350 = PublishedPoint(
