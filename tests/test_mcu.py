@@ -391,7 +391,7 @@ def test_cli_validate_prints_every_point_with_its_source_and_error():
     result = _run("--validate")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "ESTIMATE" in out and "held out" in out and "context" in out
+    assert "ESTIMATE" in out and "held-out:" in out and "context:" in out
     assert out.count("source: ") == len(POINTS)
     assert "closed/renesas/results/EK-RA6M4/kws/performance/results.txt" in out
 

@@ -151,18 +151,19 @@ def format_validation(rows: list[ValidationRow] | None = None) -> str:
     lines = ["ESTIMATE against published measurements of KWS networks on Cortex-M boards",
              f"(network latency; target for held-out TFLM points on M4/M33: within "
              f"+-{TARGET_PERCENT:g} %)", ""]
-    for role, title in (("fit", "fitted on (their errors check only rounding)"),
-                        ("held-out", "held out: TFLM measurements the fit did not use"),
-                        ("context", "context: other inference engines, an accelerator or a core "
-                         "not modelled; estimated as TFLM + CMSIS-NN, never fitted")):
+    for role, title in (("fit", "the scales were fitted on these (their errors check only "
+                         "rounding)"),
+                        ("held-out", "TFLM measurements the fit did not use"),
+                        ("context", "other inference engines, an accelerator or a core not "
+                         "modelled; estimated as TFLM + CMSIS-NN, never fitted")):
         lines.append(f"{role}: {title}")
-        lines.append(f"  {'point':<58}{'core':>5}{'MHz':>6}{'published':>11}{'estimate':>10}"
+        lines.append(f"  {'point':<64}{'core':>5}{'MHz':>6}{'published':>11}{'estimate':>10}"
                      f"{'error':>9}")
         for r in (r for r in rows if r.point.role == role):
             p = r.point
             est = "-" if r.estimated_ms is None else f"{r.estimated_ms:.1f}"
             err = "-" if r.error_percent is None else f"{r.error_percent:+.1f}%"
-            lines.append(f"  {p.name:<58}{p.core:>5}{p.clock_hz / 1e6:>6g}{p.published_ms:>9.2f}"
+            lines.append(f"  {p.name:<64}{p.core:>5}{p.clock_hz / 1e6:>6g}{p.published_ms:>9.2f}"
                          f"ms{est:>8}ms{err:>9}")
             lines.append(f"      {p.workload}; {p.stack}; kernels {p.kernels or 'not TFLM'}; "
                          f"{p.board}")
