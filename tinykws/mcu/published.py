@@ -88,7 +88,8 @@ PICO2_RP2350 = PublishedPoint(
     "main_functions_kws.cpp (time of interpreter->Invoke()); raspberrypi/pico-tflmicro: "
     "CMakeLists.txt (kernels/cmsis-nn/*.cpp, CMSIS_NN=1)",
     "the model is the MLPerf Tiny training repository's DS-CNN converted by the author; "
-    "weights run from external QSPI flash through the RP2350's XIP cache")
+    "weights run from external QSPI flash through the RP2350's XIP cache; the sources do "
+    "not say whether the build enables the M33's DSP extension that CMSIS-NN's SIMD paths need")
 
 NANO_TINY_CONV_GUBERTI = PublishedPoint(
     "micro_speech on the Nano 33 BLE (tvm-arduino-profiling)", "tiny_conv",
