@@ -1,14 +1,17 @@
-"""Latency and memory of an int8 .tflite graph on the Arduino Nano 33 BLE Sense.
+"""Latency and memory of an int8 .tflite graph on a Cortex-M microcontroller.
 
-The target: an nRF52840, a Cortex-M4F at 64 MHz with 1 MB of flash and
-256 KB of RAM, running TensorFlow Lite Micro with either its **reference**
-kernels or the **cmsis-nn** ones. Nothing runs on a device: this is a model
-of one, an **estimate**; :mod:`tinykws.mcu.calibration` states the published
-measurements it reproduces and how far it can be trusted.
+The default target: the Arduino Nano 33 BLE Sense, an nRF52840 (Cortex-M4F
+at 64 MHz, 1 MB of flash, 256 KB of RAM), running TensorFlow Lite Micro with
+either its **reference** kernels or the **cmsis-nn** ones; ``core`` may
+also be ``"m33"`` or ``"m7"`` (:mod:`tinykws.mcu.cores`, with the clock
+given). Nothing runs on a device: this is a model of one, an **estimate**;
+:mod:`tinykws.mcu.calibration` compares it with published measurements it
+was not fitted on (:mod:`tinykws.mcu.published`).
 
 - latency: per operator, cycles from its MACs, window taps and output
-  elements (:mod:`tinykws.mcu.work`) and the library's constants
-  (:mod:`tinykws.mcu.kernels`), divided by the clock;
+  elements (:mod:`tinykws.mcu.work`), the library's constants and fitted
+  scales (:mod:`tinykws.mcu.kernels`) and the core's factors
+  (:mod:`tinykws.mcu.cores`), divided by the clock;
 - arena: TFLM's greedy plan of the activations and kernel scratch buffers
   (:mod:`tinykws.mcu.arena`, :mod:`tinykws.mcu.scratch`) plus its persistent
   bookkeeping (:mod:`tinykws.mcu.persistent`);
@@ -19,7 +22,7 @@ measurements it reproduces and how far it can be trusted.
 Usage::
 
     graph = read_tflite("model.tflite")
-    est = estimate_model(graph, kernels="cmsis-nn")
+    est = estimate_model(graph, kernels="cmsis-nn", clock_hz=64e6, core="m4")
     est.network_ms, est.arena_bytes, est.flash_bytes, est.ram_bytes
 """
 
@@ -29,6 +32,7 @@ from dataclasses import asdict, dataclass
 
 from tinykws.errors import TinyKWSError
 from tinykws.mcu.arena import Buffer, plan_greedy, tensor_buffers
+from tinykws.mcu.cores import CORES, DEFAULT_CORE
 from tinykws.mcu.footprint import RUNTIME_RAM_BYTES, runtime_flash_bytes
 from tinykws.mcu.kernels import LIBRARIES
 from tinykws.mcu.persistent import persistent_bytes
@@ -63,6 +67,7 @@ class McuEstimate:
 
     kernels: str
     clock_hz: float
+    core: str
     ops: tuple[OpEstimate, ...]
     network_cycles: float
     network_ms: float
@@ -97,19 +102,23 @@ class McuEstimate:
 
 
 def estimate_model(graph: Graph, kernels: str = "reference", clock_hz: float = NANO33_CLOCK_HZ,
-                   model_bytes: int | None = None) -> McuEstimate:
-    """Estimate ``graph`` on a Cortex-M4F at ``clock_hz`` with ``kernels``.
+                   model_bytes: int | None = None, core: str = DEFAULT_CORE) -> McuEstimate:
+    """Estimate ``graph`` on a Cortex-M ``core`` at ``clock_hz`` with ``kernels``.
 
-    ``kernels`` is ``"reference"`` or ``"cmsis-nn"``. ``model_bytes`` is the
+    ``kernels`` is ``"reference"`` or ``"cmsis-nn"``; ``core`` is ``"m4"``
+    (default), ``"m33"`` or ``"m7"``. ``model_bytes`` is the
     .tflite file's size; by default the size of ``graph`` as our writer
     serialises it. Raises :class:`TinyKWSError` for an operator the model
     does not cover or a float operator (only int8 kernels are modelled).
     """
     if kernels not in LIBRARIES:
         raise TinyKWSError(f"unknown kernel library {kernels!r}; choose from {', '.join(LIBRARIES)}")
+    if core not in CORES:
+        raise TinyKWSError(f"unknown core {core!r}; choose from {', '.join(CORES)}")
     if not clock_hz > 0:
         raise TinyKWSError(f"the clock must be positive, not {clock_hz} Hz")
     library = LIBRARIES[kernels]
+    factors = {"plain_c": CORES[core].plain_c_factor, "simd": CORES[core].simd_factor}
     rows, scratch = [], []
     for k, op in enumerate(graph.operators):
         work = op_work(graph, op)
@@ -117,7 +126,7 @@ def estimate_model(graph: Graph, kernels: str = "reference", clock_hz: float = N
             raise TinyKWSError(f"operator {k} ({op.op}) has a {graph.tensors[op.inputs[0]].dtype} "
                                "input; the MCU cost model covers int8 kernels only")
         kernel = library.kernel(op.op, op.options.get("depth_multiplier", 1))
-        cycles = library.cycles(kernel, work.macs, work.taps, work.outputs)
+        cycles = library.cycles(kernel, work.macs, work.taps, work.outputs, factors)
         extra = scratch_bytes(kernels, graph, op)
         if extra:
             scratch.append(Buffer(f"scratch{k}", extra, k, k))
@@ -132,25 +141,33 @@ def estimate_model(graph: Graph, kernels: str = "reference", clock_hz: float = N
     code = runtime_flash_bytes(kernels, {op.op for op in graph.operators})
     network_cycles = sum(r.cycles for r in rows)
     return McuEstimate(
-        kernels=kernels, clock_hz=float(clock_hz), ops=tuple(rows),
+        kernels=kernels, clock_hz=float(clock_hz), core=core, ops=tuple(rows),
         network_cycles=network_cycles, network_ms=1e3 * network_cycles / clock_hz,
         planned_bytes=planned, persistent_bytes=tail, arena_bytes=planned + tail,
         model_bytes=int(model_bytes), runtime_flash_bytes=code, flash_bytes=int(model_bytes) + code,
         runtime_ram_bytes=RUNTIME_RAM_BYTES, ram_bytes=planned + tail + RUNTIME_RAM_BYTES,
-        assumptions=_assumptions(kernels, clock_hz),
+        assumptions=assumptions(kernels, clock_hz, core),
     )
 
 
-def _assumptions(kernels: str, clock_hz: float) -> tuple[str, ...]:
+def assumptions(kernels: str, clock_hz: float, core: str = DEFAULT_CORE) -> tuple[str, ...]:
+    """The stated assumptions behind an estimate, one sentence each."""
+    from tinykws.mcu.kernels import CMSIS_NN_PLAIN_C_SCALE, CMSIS_NN_SIMD_SCALE
+
     lib = LIBRARIES[kernels]
+    if kernels == "cmsis-nn":
+        fit = (f"counted constants x fitted scales: SIMD paths x{CMSIS_NN_SIMD_SCALE:g} (from "
+               "MLPerf Tiny DS-CNN on the EK-RA6M4, TFLM + CMSIS-NN), plain-C depthwise with "
+               f"multiplier > 1 x{CMSIS_NN_PLAIN_C_SCALE:g} (from micro_speech on the Nano 33 "
+               "BLE); fitted on CMSIS-NN measurements only")
+    else:
+        fit = ("counted constants only: no published measurement of TFLM's reference kernels on "
+               "a KWS network was found, so nothing checks them")
     return (
-        f"Cortex-M4F at {clock_hz / 1e6:g} MHz (Nano 33 BLE Sense: nRF52840, 1 MB flash, 256 KB RAM)",
+        f"{CORES[core].assumption}; clock {clock_hz / 1e6:g} MHz",
         f"TFLM {kernels} kernels; cycles = {lib.invoke_cycles:g} per op + per-MAC, per-tap and "
-        "per-output constants (tinykws.mcu.kernels)",
-        "plain-C convolution loops (reference conv and depthwise, cmsis-nn depthwise with "
-        "multiplier > 1): cycles per MAC and per tap solved from TinyConv 88 ms on the Nano "
-        "(cmsis-nn build) and MLPerf Tiny DS-CNN 181.9 ms at 120 MHz (reference); all other "
-        "constants are instruction counts, and cmsis-nn's SIMD paths are not backed by a measurement",
+        f"per-output instruction counts (tinykws.mcu.kernels); {fit}",
+        "no cache, flash wait-state or memory model beyond what the fitted scales absorb",
         "arena = TFLM greedy plan of activations + scratch (16-byte aligned) + persistent "
         "bookkeeping sized as tflite-micro's 64-bit host reports it",
         "flash = model bytes + 16 KB TFLM core + per-kernel code (assumed); "

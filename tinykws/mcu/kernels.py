@@ -1,33 +1,32 @@
-"""Cycle constants of TFLite-Micro's two int8 kernel libraries on a Cortex-M4F.
+"""Cycle constants of TFLite-Micro's two int8 kernel libraries on a Cortex-M.
 
 An operator costs ::
 
-    cycles = INVOKE + per_mac * MACs + per_tap * taps + per_output * outputs
+    counted = INVOKE + per_mac * MACs + per_tap * taps + per_output * outputs
+    cycles  = counted * scale[library, path] * core_factor[path]
 
 with MACs, taps (filter-window positions; convolutions only) and outputs
-from :mod:`tinykws.mcu.work`. These are **estimates**, not measurements: no
-Cortex-M4 ran to make them.
+from :mod:`tinykws.mcu.work`. ``path`` says which kind of code runs the
+operator: ``"plain_c"`` (scalar C loops) or ``"simd"`` (CMSIS-NN's DSP
+paths). The per-MAC, per-tap and per-output constants are **instruction
+counts** for a Cortex-M4 (:mod:`tinykws.mcu.cores` scales them for the
+M33 and M7); no Cortex-M ran to make them. The two CMSIS-NN ``scale``
+factors are the only numbers fitted to measurements, and only to CMSIS-NN
+measurements (:mod:`tinykws.mcu.calibration`, :mod:`tinykws.mcu.published`);
+they say how much slower the boards ran than the instructions count (flash
+wait states, the compiler's code, what the count leaves out).
 
-**Plain-C convolution loops**: TFLM's reference ``CONV_2D`` and
-``DEPTHWISE_CONV_2D`` (``tensorflow/lite/kernels/internal/reference/
-integer_ops``) and CMSIS-NN's depthwise kernel for a depth multiplier > 1
-(``arm_depthwise_conv_s8``: "Optimization using DSP extension is not
-available for the generic case where channel multiplier is > 1") share one
-pair of constants, **4 cycles per MAC** and **13 per tap**, *solved* from
-the two published latencies (:mod:`tinykws.mcu.calibration`: two equations,
-two unknowns, then rounded). Instruction counts of the reference loops
-agree: the MAC body is two ``LDRSB``, an add of the input offset, an ``MLA``
-and the loop's compare-and-branch; a tap adds the ``is_point_inside_image``
-test, the ``Offset()`` index arithmetic for input and filter and the entry
-and exit of the channel loop. A depthwise MAC is also a tap: 17 cycles,
-against about 4.2 for a 64-channel 1x1 convolution. (CMSIS-NN's
-multiplier-of-4 loop counts fewer instructions, about 5 per MAC, yet the
-course measured it at the reference loop's 17 on the Nano: see
-:mod:`tinykws.mcu.calibration`.)
+**reference** (``tensorflow/lite/kernels/internal/reference/integer_ops``),
+all plain C, scale 1: no published measurement of these kernels on a KWS
+network was found, so nothing has checked these numbers.
 
-**reference**, the other kernels:
-
-- ``FULLY_CONNECTED`` 4 cycles/MAC (a 1-D dot product with the same body);
+- ``CONV_2D``/``DEPTHWISE_CONV_2D``: **9 cycles per MAC**, the inner loop
+  over input channels: two ``LDRSB`` (3 cycles, the second pipelined), an add
+  of the input offset, an ``MLA``, a compare and a taken branch (3); and **13
+  per tap**: the ``is_point_inside_image`` tests, the index arithmetic for
+  input and filter, the channel loop's entry and exit. A depthwise MAC is
+  also a tap: 22 cycles, against about 9.2 for a 64-channel 1x1 conv.
+- ``FULLY_CONNECTED`` 9 cycles/MAC (the same loop body);
 - 40 cycles per convolution/dense output: bias add,
   ``MultiplyByQuantizedMultiplier`` (64-bit ``SMULL``, rounding doubling high
   multiply, rounding shift), output offset, clamp, store;
@@ -41,34 +40,28 @@ course measured it at the reference loop's 17 on the Nano: see
   ``GetEvalInput``/``Output`` and the per-call parameter set-up.
 
 **cmsis-nn** (``tensorflow/lite/micro/kernels/cmsis_nn`` calling Arm's
-CMSIS-NN), which uses the M4's DSP extension: ``SMLAD`` does two 16-bit MACs
-in a cycle after ``SXTB16`` widens int8 pairs. Instruction counts, not
-fitted, except for the plain-C depthwise loop above:
+CMSIS-NN), which uses the DSP extension: ``SMLAD`` does two 16-bit MACs in a
+cycle after ``SXTB16`` widens int8 pairs. Counted constants, then multiplied
+by the fitted scale of their path:
 
-- ``CONV_2D`` 1.0 cycle/MAC and 4 per tap: ``arm_convolve_s8`` copies each
-  window position into an int16 im2col column (the tap cost), then a 2x2
-  output-blocked ``SMLAD`` kernel (1x1 convolutions take the
-  ``_1x1_s8_fast`` path with the same kernel and almost no im2col);
-- ``DEPTHWISE_CONV_2D`` with depth multiplier 1: 1.6 cycles/MAC
-  (``arm_depthwise_conv_3x3_s8`` / ``_s8_opt``, SIMD over channels); with a
-  larger multiplier (TinyConv's 8: one input channel, eight filters) the
-  wrapper takes the plain-C ``arm_depthwise_conv_s8``, costed as above (key
-  ``"DEPTHWISE_CONV_2D*"``): CMSIS-NN gains almost nothing there, while the
-  same layer written as CONV_2D takes the SIMD im2col path;
-- ``FULLY_CONNECTED`` 1.0 cycle/MAC (``arm_nn_vec_mat_mult_t_s8``, four rows
-  per pass over the input);
-- 20 cycles per output (``arm_nn_requantize``), pooling 1 per window
-  element, ``SOFTMAX`` 150 per output (``arm_softmax_s8``);
-  ``RESHAPE``/``QUANTIZE``/``DEQUANTIZE`` are not CMSIS-NN kernels and cost
-  as in reference.
-
-These make CMSIS-NN 3.3x faster than reference on TinyConv as CONV_2D and
-3.8x on DS-CNN (1.0x on TinyConv as a multiplier-8 DEPTHWISE_CONV_2D); the
-CMSIS-NN paper (Lai, Suda, Chandra 2018, arXiv:1801.06601) reports 4.6x for
-a CNN against its own unoptimised baseline. Treat the SIMD paths' numbers
-as less certain than the plain-C ones: no measurement backs them, and if
-the Nano's memory system is what makes the measured plain-C loop 3x dearer
-than its instruction count, the SIMD paths are slowed too.
+- ``simd`` path: ``CONV_2D`` 1.0 cycle/MAC and 4 per tap (``arm_convolve_s8``
+  copies each window position into an int16 im2col column, then a 2x2
+  output-blocked ``SMLAD`` kernel; 1x1 convolutions take the ``_1x1_s8_fast``
+  path with the same kernel); ``DEPTHWISE_CONV_2D`` with depth multiplier 1
+  1.6 cycles/MAC (``arm_depthwise_conv_3x3_s8`` / ``_s8_opt``, SIMD over
+  channels); ``FULLY_CONNECTED`` 1.0 (``arm_nn_vec_mat_mult_t_s8``); 20
+  cycles per output (``arm_nn_requantize``), pooling 1 per window element,
+  ``SOFTMAX`` 150 per output (``arm_softmax_s8``). Scale
+  :data:`CMSIS_NN_SIMD_SCALE`, fitted on MLPerf Tiny's DS-CNN on the EK-RA6M4.
+- ``plain_c`` path: ``DEPTHWISE_CONV_2D`` with a depth multiplier > 1 (key
+  ``"DEPTHWISE_CONV_2D*"``; TinyConv's 8: one input channel, eight filters):
+  the wrapper calls ``arm_depthwise_conv_s8``, which has no DSP path for
+  it; its multiplier-of-4 loop loads one input and four weights for four
+  MACs, about **5 cycles per MAC** with the window set-up. Scale
+  :data:`CMSIS_NN_PLAIN_C_SCALE`, fitted on micro_speech on the Nano 33 BLE.
+  The same layer written as CONV_2D takes the SIMD im2col path.
+- ``RESHAPE``/``QUANTIZE``/``DEQUANTIZE`` are not CMSIS-NN kernels and cost as
+  in reference (plain C), as does the 1,000-cycle invocation.
 """
 
 from __future__ import annotations
@@ -76,33 +69,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 INVOKE_CYCLES = 1000.0
+PATHS = ("plain_c", "simd")
 
-# The plain-C convolution loops' constants, solved from the two published
-# points and rounded (tinykws.mcu.calibration.solve_plain_c_constants).
-PLAIN_C_CYCLES_PER_MAC = 4.0
-PLAIN_C_CYCLES_PER_TAP = 13.0
+# Measured / counted cycles of CMSIS-NN's two paths, solved from the two fit points of
+# tinykws.mcu.published and rounded (tinykws.mcu.calibration.solve_cmsis_nn_scales).
+CMSIS_NN_SIMD_SCALE = 1.77
+CMSIS_NN_PLAIN_C_SCALE = 2.02
 
 
 @dataclass(frozen=True)
 class OpCycles:
-    """Cycles of one kernel: per multiply-accumulate, per window tap, per output.
-
-    ``plain_c`` marks the plain-C convolution loops, whose per-MAC and per-tap
-    constants are the two solved from the published points.
-    """
+    """Counted cycles of one kernel: per multiply-accumulate, per window tap, per output."""
 
     per_mac: float
     per_tap: float
     per_output: float
-    plain_c: bool = False
+    path: str = "plain_c"
 
 
 @dataclass(frozen=True)
 class KernelLibrary:
-    """A kernel library's cycle constants, by operator name (see the module doc)."""
+    """A kernel library's counted constants by operator, and each path's fitted scale."""
 
     name: str
     ops: dict[str, OpCycles] = field(compare=False)
+    scales: dict[str, float] = field(compare=False)
     invoke_cycles: float = INVOKE_CYCLES
 
     def kernel(self, op: str, depth_multiplier: int = 1) -> str:
@@ -111,9 +102,17 @@ class KernelLibrary:
             return "DEPTHWISE_CONV_2D*"
         return op
 
-    def cycles(self, kernel: str, macs: int, taps: int, outputs: int) -> float:
+    def counted_cycles(self, kernel: str, macs: int, taps: int, outputs: int) -> float:
+        """Cycles the instructions count on a Cortex-M4, before any scale."""
         c = self.ops[kernel]
         return self.invoke_cycles + c.per_mac * macs + c.per_tap * taps + c.per_output * outputs
+
+    def cycles(self, kernel: str, macs: int, taps: int, outputs: int,
+               core_factor: dict[str, float] | None = None) -> float:
+        """Estimated cycles: counted, times the path's scale and the core's factor."""
+        path = self.ops[kernel].path
+        factor = 1.0 if core_factor is None else core_factor[path]
+        return self.counted_cycles(kernel, macs, taps, outputs) * self.scales[path] * factor
 
 
 _COMMON = {
@@ -122,27 +121,26 @@ _COMMON = {
     "DEQUANTIZE": OpCycles(0.0, 0.0, 20.0),
 }
 
-_REFERENCE_CONV = OpCycles(PLAIN_C_CYCLES_PER_MAC, PLAIN_C_CYCLES_PER_TAP, 40.0, plain_c=True)
+_REFERENCE_CONV = OpCycles(9.0, 13.0, 40.0)
 REFERENCE = KernelLibrary("reference", {
     "CONV_2D": _REFERENCE_CONV,
     "DEPTHWISE_CONV_2D": _REFERENCE_CONV,
-    "FULLY_CONNECTED": OpCycles(4.0, 0.0, 40.0),
+    "FULLY_CONNECTED": OpCycles(9.0, 0.0, 40.0),
     "AVERAGE_POOL_2D": OpCycles(5.0, 0.0, 30.0),
     "MAX_POOL_2D": OpCycles(4.0, 0.0, 20.0),
     "SOFTMAX": OpCycles(0.0, 0.0, 300.0),
     **_COMMON,
-})
+}, scales={"plain_c": 1.0, "simd": 1.0})
 
 CMSIS_NN = KernelLibrary("cmsis-nn", {
-    "CONV_2D": OpCycles(1.0, 4.0, 20.0),
-    "DEPTHWISE_CONV_2D": OpCycles(1.6, 0.0, 20.0),
-    "DEPTHWISE_CONV_2D*": OpCycles(PLAIN_C_CYCLES_PER_MAC, PLAIN_C_CYCLES_PER_TAP, 20.0,
-                                   plain_c=True),
-    "FULLY_CONNECTED": OpCycles(1.0, 0.0, 20.0),
-    "AVERAGE_POOL_2D": OpCycles(1.0, 0.0, 20.0),
-    "MAX_POOL_2D": OpCycles(1.0, 0.0, 10.0),
-    "SOFTMAX": OpCycles(0.0, 0.0, 150.0),
+    "CONV_2D": OpCycles(1.0, 4.0, 20.0, "simd"),
+    "DEPTHWISE_CONV_2D": OpCycles(1.6, 0.0, 20.0, "simd"),
+    "DEPTHWISE_CONV_2D*": OpCycles(5.0, 0.0, 20.0),
+    "FULLY_CONNECTED": OpCycles(1.0, 0.0, 20.0, "simd"),
+    "AVERAGE_POOL_2D": OpCycles(1.0, 0.0, 20.0, "simd"),
+    "MAX_POOL_2D": OpCycles(1.0, 0.0, 10.0, "simd"),
+    "SOFTMAX": OpCycles(0.0, 0.0, 150.0, "simd"),
     **_COMMON,
-})
+}, scales={"plain_c": CMSIS_NN_PLAIN_C_SCALE, "simd": CMSIS_NN_SIMD_SCALE})
 
 LIBRARIES = {lib.name: lib for lib in (REFERENCE, CMSIS_NN)}

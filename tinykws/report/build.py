@@ -200,6 +200,9 @@ def _mcu(model_path: Path) -> dict:
                         "postprocessing_ms": clip.postprocess_ms, "total_ms": clip.total_ms,
                         "arena_bytes": est.arena_bytes, "ram_bytes": est.ram_bytes,
                         "flash_bytes": est.flash_bytes}
+    from tinykws.mcu.calibration import held_out_summary
+
+    out["held_out"] = held_out_summary()
     return out
 
 

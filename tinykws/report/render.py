@@ -169,8 +169,11 @@ def _cpu(c: dict) -> list[str]:
 def _mcu(m: dict) -> list[str]:
     lines = ["", "## Estimated on the microcontroller", "",
              f"An **estimate** from tinykws's cost model (`tinykws mcu`) for the "
-             f"{m['board']}: cycles from each operator's MACs, outputs and overheads, fitted to "
-             "published measurements (see the README for its assumptions and its error on them).", "",
+             f"{m['board']}: cycles counted from each operator's MACs, outputs and overheads; "
+             "CMSIS-NN's two scales fitted to two published TFLM measurements, the reference "
+             "kernels' counts to none (see the README and `tinykws mcu --validate` for its "
+             "assumptions and its error on published points)."
+             + (f" Its {m['held_out']}." if "held_out" in m else ""), "",
              "| per 1 s clip | TFLM reference kernels | CMSIS-NN kernels |", "|---|---:|---:|"]
     ref, cmsis = m["reference"], m["cmsis-nn"]
     for key, name in (("preprocessing_ms", "preprocessing"), ("network_ms", "network"),
