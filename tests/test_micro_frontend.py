@@ -229,8 +229,11 @@ def test_sqrt64_is_the_square_root_rounded_to_nearest(num):
 @given(x=st.integers(2, 2**32 - 1), scale_shift=st.integers(0, 8))
 def test_fixed_log_is_the_natural_log_scaled(x, scale_shift):
     # log_scale.c: ln(x) * 2^scale_shift from a 128-segment log2 table; off by
-    # at most the final rounding plus the table's interpolation error.
-    assert abs(fixed_log(x, scale_shift) - math.log(x) * 2**scale_shift) <= 0.5 + 2**scale_shift / 500
+    # at most the final rounding plus the table's interpolation error, which
+    # reaches 2^s / 445 (x = 2230457035 at s = 6, and near 2^31.5 at s = 8: a
+    # scan of 120,000 x per shift); the bound 2^s / 500 used before was too
+    # tight and failed on hypothesis's draws now and then.
+    assert abs(fixed_log(x, scale_shift) - math.log(x) * 2**scale_shift) <= 0.5 + 2**scale_shift / 400
 
 
 @pytest.mark.parametrize("size", [160, 400, 480, 512])
