@@ -261,6 +261,9 @@ CASES = {
     "synth-data-unknown-word": (
         "synth-data {out} --words yes,nope", NOTHING,
         "--words must be Speech Commands words; unknown: nope", "yes/0a1b2c3d_nohash_0.wav"),
+    "synth-data-zero-repeats": (
+        "synth-data {out} --repeats 0", NOTHING,
+        "--repeats must be at least 1", "synth_plan.json"),
     "infer-labels-do-not-match-outputs": (
         "infer {tflite} {wav} --labels yes,no", NOTHING,
         "the model has 4 outputs but --labels names 2", None),
