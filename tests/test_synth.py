@@ -242,3 +242,16 @@ def test_two_worker_processes_render_the_same_set_as_one(small_set, tmp_path):
             ratios.append(np.sqrt(np.mean(b ** 2)) / np.sqrt(np.mean(a ** 2)))
     assert np.all(np.abs(np.log(ratios)) < np.log(1.25))  # each clip within 25 % in level
     assert np.median(ratios) == pytest.approx(1.0, abs=0.03)
+
+
+def test_the_cli_help_states_the_default_settings(capsys):
+    # the parser does not import NumPy, so its help types the defaults: keep them true
+    from tinykws.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["synth-data", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    d = synth.SynthSettings()
+    for flag, value in (("--speakers", d.speakers), ("--words", ",".join(d.keywords)),
+                        ("--repeats", d.repeats), ("--others", d.others), ("--seed", d.seed)):
+        assert f"{flag} {flag[2:].upper()}" in text and f"(default {value})" in text

@@ -24,10 +24,11 @@ room (half the takes dry, the others reverberant with RT60 0.1-0.5 s).
 
 **Noise inside the clips.** A recording is never digital silence, so every
 clip is the word plus a *noise bed* at an SNR uniform in 5-30 dB (speech
-power over the word against bed power over the clip). The bed is coloured
-noise (power ~ 1/f^alpha, alpha uniform in [0, 1.5]), or mains hum (50 or
-60 Hz with harmonics), or babble (an excerpt of a crowd of synthetic talkers
-who are not speakers of the set), the last two over a coloured-noise floor.
+power over the word and its room tail against bed power over the clip).
+The bed is coloured noise (power ~ 1/f^alpha, alpha uniform in [0, 1.5]),
+or mains hum (50 or 60 Hz with harmonics), or babble (an excerpt of a crowd
+of synthetic talkers who are not speakers of the set), the last two over a
+coloured-noise floor.
 The ``_background_noise_/`` files, which the training augmentation mixes in,
 add reverberant babble of ten crowd talkers and room noise (pink noise
 coloured by a room response, slowly swelling) to the classic colours.
@@ -380,9 +381,10 @@ def place_in_clip(speech: np.ndarray, position: float, level: float) -> tuple[np
 
 
 def mix_at_snr(clip: np.ndarray, speech: slice, bed: np.ndarray, snr_db: float) -> np.ndarray:
-    """``clip + g * bed`` with ``g`` set so speech power over ``speech`` is ``snr_db`` above the bed's.
+    """``clip + g * bed``, ``g`` chosen so the speech is ``snr_db`` above the bed.
 
-    SNR = 10 log10(mean(clip[speech]^2) / mean((g * bed)^2)). A mix that
+    SNR = 10 log10(mean(clip[speech]^2) / mean((g * bed)^2)), ``speech`` the
+    samples of the word (with its room tail, if any). A mix that
     would clip is scaled down as a whole, which keeps the SNR.
     """
     speech_power = np.mean(clip[speech].astype(np.float64) ** 2)
