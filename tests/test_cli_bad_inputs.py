@@ -277,6 +277,9 @@ CASES = {
     "cv-fold-without-a-keyword-clip": (
         "cv --data {bad} --out {out} --folds 5", _data_folder({"yes": 2, "no": 30, "up": 12}),
         "split has no clip of yes", "cv.json"),
+    "synth-data-zero-repeats": (
+        "synth-data {out} --repeats 0", NOTHING,
+        "--repeats must be at least 1", "synth_plan.json"),
     "infer-labels-do-not-match-outputs": (
         "infer {tflite} {wav} --labels yes,no", NOTHING,
         "the model has 4 outputs but --labels names 2", None),

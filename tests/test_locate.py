@@ -24,9 +24,25 @@ def test_a_cached_speech_commands_copy_comes_first(tmp_path, monkeypatch):
 @pytest.mark.skipif(not synth.synthesizer_available(), reason="no eSpeak NG")
 def test_without_a_copy_a_synthetic_set_is_rendered_into_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
-    source = locate.resolve_data(synth_speakers=2, progress=False)
-    assert source.synthetic and source.path == tmp_path / locate.SYNTH_DIR
+    small = synth.SynthSettings(speakers=2, repeats=1, others=1, noise_seconds=2.0)
+    source = locate.resolve_data(synth_settings=small, progress=False)
+    fingerprint = synth.make_plan(small).fingerprint
+    assert source.synthetic and source.path == tmp_path / f"{locate.SYNTH_DIR}_{fingerprint}"
     assert len(list((source.path / "yes").glob("*.wav"))) == 2
+
+
+@pytest.mark.skipif(not synth.synthesizer_available(), reason="no eSpeak NG")
+def test_a_cached_synthetic_set_of_another_plan_is_not_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
+    old = tmp_path / locate.SYNTH_DIR  # where tinykws before plan fingerprints rendered
+    (old / "yes").mkdir(parents=True)
+    small = synth.SynthSettings(speakers=1, repeats=1, others=0, noise_seconds=2.0)
+    first = locate.resolve_data(synth_settings=small, progress=False).path
+    bigger = locate.resolve_data(synth_settings=synth.SynthSettings(
+        speakers=1, repeats=2, others=0, noise_seconds=2.0), progress=False).path
+    assert len({old, first, bigger}) == 3
+    assert len(list((bigger / "yes").glob("*.wav"))) == 2
+    assert locate.resolve_data(synth_settings=small, progress=False).path == first  # same plan: reused
 
 
 def test_with_no_way_to_get_data_the_error_lists_all_three(tmp_path, monkeypatch):

@@ -3,7 +3,8 @@
 import json
 
 from fixtures import make_test_set, make_training_set
-from tinykws.report.build import ReportSettings, build_report
+from tinykws.data.synth import PLAN_FILE
+from tinykws.report.build import ReportSettings, build_report, data_fingerprint
 from tinykws.train.metrics import proportion
 
 
@@ -56,3 +57,13 @@ def test_report_builds_then_reuses_every_stage(tmp_path):
     again = json.loads((tmp_path / "report" / "manifest.json").read_text())
     assert all(s["cached"] for s in again["stages"])
     assert index.read_text() == text
+
+
+def test_the_data_fingerprint_changes_with_a_synthetic_plan_of_same_size_clips(tmp_path):
+    # every synthetic clip is 1 s, so names and sizes alone would not see a new recipe
+    data = make_training_set(tmp_path / "data", {"yes": 2, "no": 2})
+    plain = data_fingerprint(data)
+    (data / PLAN_FILE).write_text('{"fingerprint": "aaaaaaaaaaaa"}')
+    first = data_fingerprint(data)
+    (data / PLAN_FILE).write_text('{"fingerprint": "bbbbbbbbbbbb"}')
+    assert len({plain, first, data_fingerprint(data)}) == 3

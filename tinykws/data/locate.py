@@ -7,7 +7,10 @@
 2. the official download, when the user asked for it (``--download``) or
    answered yes when asked on a terminal — it is 2.4 GB, so never without asking;
 3. a synthetic keyword set rendered by :mod:`tinykws.data.synth` into the cache
-   folder (offline, a minute or two);
+   folder (offline, under a minute on two cores), in a folder named for the
+   fingerprint of its plan (``speech_synth_espeak_<fingerprint>``), so a set
+   cached by another tinykws version or with other settings is never reused
+   (an old folder is left alone; delete it to free the space);
 4. otherwise an error that lists the three ways to get data.
 """
 
@@ -16,9 +19,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from tinykws.errors import TinyKWSError
+
+if TYPE_CHECKING:
+    from tinykws.data.synth import SynthSettings
 
 SPEECH_COMMANDS_DIR = "speech_commands_v0.02"
 SYNTH_DIR = "speech_synth_espeak"
@@ -27,6 +33,11 @@ SYNTH_DIR = "speech_synth_espeak"
 def cache_dir() -> Path:
     """``$TINYKWS_CACHE`` or ``~/.cache/tinykws``."""
     return Path(os.environ.get("TINYKWS_CACHE", Path.home() / ".cache" / "tinykws"))
+
+
+def synthetic_dir(fingerprint: str) -> Path:
+    """The cache folder of the synthetic set whose plan has this fingerprint."""
+    return cache_dir() / f"{SYNTH_DIR}_{fingerprint}"
 
 
 @dataclass(frozen=True)
@@ -44,13 +55,15 @@ def _looks_like_speech_commands(folder: Path) -> bool:
 
 
 def resolve_data(data: str | os.PathLike | None = None, *, download: bool = False,
-                 synth_speakers: int = 160, progress: bool = True,
+                 synth_settings: SynthSettings | None = None, progress: bool = True,
                  ask: Callable[[str], bool] | None = None) -> DataSource:
     """The data folder to use, following the order in the module docstring.
 
     ``ask(question) -> bool``, when given, is asked before downloading if no
     copy is cached and ``download`` is not set (the CLI asks on a terminal;
-    a script or CI never waits for an answer).
+    a script or CI never waits for an answer). ``synth_settings`` (a
+    :class:`tinykws.data.synth.SynthSettings`, default its defaults) is the
+    synthetic set to render when it comes to that.
     """
     if data is not None:
         path = Path(data)
@@ -70,8 +83,9 @@ def resolve_data(data: str | os.PathLike | None = None, *, download: bool = Fals
     from tinykws.data import synth
 
     if synth.synthesizer_available():
-        out = cache_dir() / SYNTH_DIR
-        synth.render_dataset(out, n_speakers=synth_speakers, progress=progress)
+        settings = synth_settings or synth.SynthSettings()
+        out = synthetic_dir(synth.make_plan(settings).fingerprint)
+        synth.render_dataset(out, settings, progress=progress)
         return DataSource(out, "synthetic")
     raise TinyKWSError(
         "no data: pass --data DIR (a Speech Commands copy), or --download to fetch the "

@@ -61,16 +61,20 @@ class ReportSettings:
         """Rounds of alternating timing (CPU time per clip; all pruned models at once)."""
         return 5 if self.quick else 15
 
-    @property
-    def synth_speakers(self) -> int:
-        return 80 if self.quick else 400
-
 
 def data_fingerprint(root: Path) -> str:
-    """sha256 over every WAV's relative path and size: changes when the data set does."""
+    """sha256 over every WAV's relative path and size: changes when the data set does.
+
+    A synthetic set's clips all have the same size, so its plan file (which
+    fingerprints every clip's recipe) is hashed too.
+    """
+    from tinykws.data.synth import PLAN_FILE
+
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.wav")):
         h.update(f"{path.relative_to(root)}:{path.stat().st_size}\n".encode())
+    if (root / PLAN_FILE).is_file():
+        h.update((root / PLAN_FILE).read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -85,8 +89,7 @@ def build_report(s: ReportSettings, progress: bool = True, ask=None) -> Path:
 
     started = time.perf_counter()
     out = Path(s.out)
-    source = resolve_data(s.data, download=s.download, synth_speakers=s.synth_speakers,
-                          progress=progress, ask=ask)
+    source = resolve_data(s.data, download=s.download, progress=progress, ask=ask)
     index = index_speech_commands(source.path, s.words)
     fingerprint = data_fingerprint(source.path)
     real_fingerprint = data_fingerprint(Path(s.real)) if s.real else None
