@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--others", type=int, default=7,
                    help="other vocabulary words per voice, the unknown class (default 7)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="out")
 
 
 def run(args: argparse.Namespace) -> int:

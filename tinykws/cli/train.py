@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     p.add_argument("--resplit-salt", metavar="S",
                    help="test-set layout only: split it by speaker with this salt")
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.npz")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="out")
 
 
 def parse_floats(text: str, flag: str) -> tuple[float, ...]:
