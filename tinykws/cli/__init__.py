@@ -91,6 +91,13 @@ def interrupted_message(args: argparse.Namespace, signal_name: str) -> str:
     return f"tinykws: interrupted by {signal_name}"
 
 
+def end_progress_bars() -> None:
+    """Close the tqdm bars an error or signal left open, so the one-line message gets its own line."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tinykws`` console script; returns the exit code."""
     from tinykws.signals import interruptible
@@ -102,10 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with interruptible(), writer_lock(args, argv):
             result = args.func(args)
     except TinyKWSError as exc:
+        end_progress_bars()
         print(f"tinykws: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:  # tinykws.signals.Interrupted for SIGINT and SIGTERM
         signum = getattr(exc, "signum", signal.SIGINT)
+        end_progress_bars()
         print(interrupted_message(args, signal.Signals(signum).name), file=sys.stderr)
         return 128 + signum
     return int(result or 0)
