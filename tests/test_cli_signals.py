@@ -19,14 +19,17 @@ from tinykws.train.checkpoint import load_checkpoint
 WORDS = {"yes": 30, "no": 30, "up": 12, "down": 12}
 
 
-def _assert_stopped_cleanly(code: int, sig: int, stderr, folder, hint: str) -> None:
-    """Exit 128 + sig, the one-line message last, no traceback, no temporary file or lock left."""
+def interrupt(argv: list, sig: int, ready, folder, tmp_path, prelude: str = "",
+              hint: str = "rerun the same command to continue") -> None:
+    """Run ``tinykws ARGV`` in a child, send ``sig`` once ``ready()``, and check it stopped cleanly:
+    exit 128 + sig, the one-line message last, no traceback, no temporary file or lock left."""
+    stderr = tmp_path / "stderr"
+    code = stop_when(start_tinykws(argv, stderr, prelude), ready, sig)
     text = stderr.read_text()
     assert code == 128 + sig
     assert "Traceback" not in text
-    name = signal.Signals(sig).name
-    assert text.endswith(f"\ntinykws: interrupted by {name}; {hint}\n") or \
-        text == f"tinykws: interrupted by {name}; {hint}\n"
+    line = f"tinykws: interrupted by {signal.Signals(sig).name}; {hint}\n"
+    assert text.endswith("\n" + line) or text == line
     leftovers = [p.name for p in folder.rglob("*") if p.name.endswith(".tmp") or p.name == LOCK_NAME]
     assert leftovers == []
 
@@ -57,9 +60,8 @@ def uninterrupted(data, tmp_path_factory):
 def test_train_stops_cleanly_and_resumes_to_the_uninterrupted_result(sig, data, uninterrupted, tmp_path):
     run = tmp_path / "run"
     argv = ["train", "--data", data, "--out", run, *TRAIN]
-    proc = start_tinykws(argv, tmp_path / "stderr")
-    code = stop_when(proc, lambda: (run / "last.npz").exists(), sig)
-    _assert_stopped_cleanly(code, sig, tmp_path / "stderr", run, "rerun with --resume to continue")
+    interrupt(argv, sig, lambda: (run / "last.npz").exists(), run, tmp_path,
+              hint="rerun with --resume to continue")
     _, meta, _ = load_checkpoint(run / "last.npz")
     assert 20 <= meta["step"] < 200
     assert main([*map(str, argv), "--resume"]) == 0
@@ -74,10 +76,7 @@ def test_quantize_stops_cleanly_and_the_rerun_keeps_what_was_done(trained, tmp_p
     out = tmp_path / "q"
     argv = ["quantize", run, "--out", out, "--bits", "3,8", "--finetune-steps", "20",
             "--formats", "E2M1,E4M3", "--calibration", "100", "--no-progress"]
-    proc = start_tinykws(argv, tmp_path / "stderr")
-    code = stop_when(proc, lambda: (out / "quant.json").exists(), signal.SIGTERM)
-    _assert_stopped_cleanly(code, signal.SIGTERM, tmp_path / "stderr", out,
-                            "rerun the same command to continue")
+    interrupt(argv, signal.SIGTERM, lambda: (out / "quant.json").exists(), out, tmp_path)
     saved = json.loads((out / "quant.json").read_text())
     assert "complete" not in saved
     assert main([str(a) for a in argv]) == 0
@@ -93,10 +92,7 @@ def test_prune_stops_cleanly_and_the_rerun_keeps_what_was_done(trained, tmp_path
     out = tmp_path / "p"
     argv = ["prune", run, "--out", out, "--method", "unstructured", "--amounts", "0.5,0.9",
             "--finetune-steps", "20", "--calibration", "100", "--repeats", "1", "--no-progress"]
-    proc = start_tinykws(argv, tmp_path / "stderr")
-    code = stop_when(proc, lambda: (out / "prune.json").exists(), signal.SIGINT)
-    _assert_stopped_cleanly(code, signal.SIGINT, tmp_path / "stderr", out,
-                            "rerun the same command to continue")
+    interrupt(argv, signal.SIGINT, lambda: (out / "prune.json").exists(), out, tmp_path)
     saved = json.loads((out / "prune.json").read_text())
     assert "complete" not in saved
     assert main([str(a) for a in argv]) == 0
@@ -115,10 +111,7 @@ def test_synth_data_stops_cleanly_and_the_rerun_keeps_the_rendered_clips(tmp_pat
         pytest.skip("no eSpeak NG (pip install espeakng-loader)")
     out = tmp_path / "synth"
     argv = ["synth-data", out, "--speakers", "40", "--others", "1"]
-    proc = start_tinykws(argv, tmp_path / "stderr")
-    code = stop_when(proc, lambda: len(list(out.glob("*/*.wav"))) >= 5, signal.SIGTERM)
-    _assert_stopped_cleanly(code, signal.SIGTERM, tmp_path / "stderr", out,
-                            "rerun the same command to continue")
+    interrupt(argv, signal.SIGTERM, lambda: len(list(out.glob("*/*.wav"))) >= 5, out, tmp_path)
     before = {p: p.read_bytes() for p in out.glob("*/*.wav")}
     assert 5 <= len(before) < 40 * 3
     assert main([str(a) for a in argv]) == 0
@@ -140,10 +133,8 @@ def test_report_stops_cleanly_and_the_rerun_reuses_the_finished_stages(trained, 
     data, _ = trained
     out = tmp_path / "report"
     argv = ["report", "--data", data, "--out", out, "--quick"]
-    proc = start_tinykws(argv, tmp_path / "stderr", prelude=SHORT_REPORT_PRELUDE)
-    code = stop_when(proc, lambda: any((out / "stages").glob("cpu-*")), signal.SIGTERM)
-    _assert_stopped_cleanly(code, signal.SIGTERM, tmp_path / "stderr", out,
-                            "rerun the same command to continue")
+    interrupt(argv, signal.SIGTERM, lambda: any((out / "stages").glob("cpu-*")), out, tmp_path,
+              prelude=SHORT_REPORT_PRELUDE)
     assert not (out / "index.md").exists()
     for name, value in SHORT_REPORT.items():
         monkeypatch.setattr(ReportSettings, name, property(lambda s, v=value: v))
