@@ -76,10 +76,10 @@ def writer_lock(args: argparse.Namespace, argv: Sequence[str]):
     """The lock on the folder the command writes (``args.writes`` names the argument), if any."""
     from tinykws.lock import folder_lock
 
-    folder = getattr(args, getattr(args, "writes", "") or "", None)
-    if folder is None:
+    writes = getattr(args, "writes", None)
+    if writes is None or getattr(args, writes) is None:
         return contextlib.nullcontext()
-    return folder_lock(folder, " ".join(["tinykws", *argv]))
+    return folder_lock(getattr(args, writes), " ".join(["tinykws", *argv]))
 
 
 def interrupted_message(args: argparse.Namespace, signal_name: str) -> str:
