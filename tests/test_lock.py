@@ -93,3 +93,17 @@ def test_commands_that_only_read_take_no_lock(data, tmp_path, capsys):
     with holding_folder_lock(data):
         assert main(["data", "stats", "--data", str(data), "--json"]) == 0
     assert '"layout": "training"' in capsys.readouterr().out
+
+
+def test_a_file_system_without_flock_warns_and_runs_unlocked(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.warns(UserWarning, match="cannot lock .*another process could write here"):
+        with folder_lock(tmp_path / "nfs", "tinykws train"):
+            assert (tmp_path / "nfs" / LOCK_NAME).read_text().endswith(": tinykws train\n")
+    assert not (tmp_path / "nfs").exists()

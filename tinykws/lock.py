@@ -27,6 +27,7 @@ import fcntl
 import os
 import socket
 import time
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -56,6 +57,10 @@ def _open_locked(path: Path, folder: Path) -> int:
             raise TinyKWSError(f"{folder} is being written by another tinykws process "
                                f"({holder or 'which is starting up'}); wait for it to finish or "
                                "stop it, or choose another output folder") from None
+        except OSError as exc:  # ENOLCK, EOPNOTSUPP: a file system without flock (some NFS)
+            warnings.warn(f"{folder}: cannot lock ({exc.strerror}); another process could write "
+                          "here at the same time", stacklevel=3)
+            return fd
         except BaseException:
             os.close(fd)
             raise
