@@ -9,13 +9,20 @@ WAV files are assembled here from ``struct`` (RIFF header, ``fmt `` and
 table reader, not through tinykws's own.
 
 Also one check shared by the fused int8 paths' tests:
-:func:`assert_fused_equals_tflite_micro`.
+:func:`assert_fused_equals_tflite_micro`; and child processes for the tests
+of locks and signals: :func:`start_tinykws`, :func:`stop_when`,
+:func:`holding_folder_lock`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +197,48 @@ def with_buffer_overrun(tflite: bytes) -> bytes:
     _, where = max(lengths)
     struct.pack_into("<I", data, where, len(data))
     return bytes(data)
+
+
+# -- child processes: a second writer, a signal mid-run -----------------------
+
+def _child_env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+def start_tinykws(args: list, stderr: Path, prelude: str = "") -> subprocess.Popen:
+    """``tinykws ARGS`` in a child process as a user starts it, its stderr into the file ``stderr``.
+
+    ``prelude`` is Python run first in the child (e.g. to shorten a profile).
+    """
+    code = f"{prelude}\nimport sys\nfrom tinykws.cli import main\nsys.exit(main({[str(a) for a in args]!r}))"
+    with open(stderr, "wb") as err:
+        return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                                stderr=err, env=_child_env())
+
+
+def stop_when(proc: subprocess.Popen, ready, sig: int, timeout: float = 300) -> int:
+    """Send ``sig`` to ``proc`` as soon as ``ready()`` is true; return its exit code."""
+    deadline = time.time() + timeout
+    while not ready() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the command ended (code {proc.returncode}) before the signal"
+    assert ready(), "the command never reached the point to interrupt"
+    proc.send_signal(sig)
+    return proc.wait(timeout=120)
+
+
+@contextlib.contextmanager
+def holding_folder_lock(folder: Path, command: str = "tinykws train --out elsewhere"):
+    """Another process holding ``folder``'s writer lock for the ``with`` block; yields it."""
+    code = ("import sys\nfrom tinykws.lock import folder_lock\n"
+            "with folder_lock(sys.argv[1], sys.argv[2]):\n"
+            "    print('locked', flush=True)\n    sys.stdin.read()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder), command],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_env())
+    try:
+        assert proc.stdout.readline() == b"locked\n"
+        yield proc
+    finally:
+        proc.stdin.close()  # the holder reads end-of-file and releases the lock
+        proc.wait(timeout=60)
+        proc.stdout.close()

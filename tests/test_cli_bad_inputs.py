@@ -6,6 +6,10 @@ output; afterwards that folder must hold exactly what it held before, byte
 for byte (nothing overwritten, nothing half-written, no temporary file
 left), and nothing may have been printed on stdout.
 
+An output folder in use by another tinykws process is a bad input too: the
+second command is refused before it writes anything (the holder is a real
+child process here, see :func:`fixtures.holding_folder_lock`).
+
 Formats a command accepts with a warning are not bad inputs: ``features``
 (see ``test_cli_features.py``) and ``listen`` resample and downmix a 44.1 kHz
 or stereo clip, while ``infer`` runs the model as the device does and takes
@@ -14,19 +18,22 @@ only 16 kHz mono 16-bit PCM clips of at most one second.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fixtures import (make_training_set, model_for_two_second_inputs, pcm16_bytes, tone,
-                      wav_bytes, with_buffer_overrun, with_operator_code, write_pcm16)
+from fixtures import (holding_folder_lock, make_training_set, model_for_two_second_inputs,
+                      pcm16_bytes, tone, wav_bytes, with_buffer_overrun, with_operator_code,
+                      write_pcm16)
 from tinykws.cli import main
 from tinykws.convert.ptq import quantize_model
 from tinykws.nn.model import tiny_conv
 from tinykws.tflite.writer import serialize_tflite
 from tinykws.train.checkpoint import save_checkpoint
+from tinykws.train.loop import TrainConfig
 
 SENTINEL = b"an earlier result that must survive\n"
 WORDS = {"yes": 30, "no": 30, "up": 12, "down": 12}
@@ -122,6 +129,33 @@ def _run_with_truncated_last(tmp: Path, good: Good) -> Path:
     return out
 
 
+def _run_with_other_settings(tmp: Path, good: Good) -> Path:
+    """A run folder (the --out) whose resume point was trained at another learning rate."""
+    out = tmp / "out"
+    model = tiny_conv(4, np.random.default_rng(0))
+    # what 'train --steps 3000' asks for (TF's schedule), but ten times the learning rates
+    config = asdict(TrainConfig(steps=3000, optimizer="sgd", learning_rates=(1e-2, 1e-3),
+                                boundaries=(2400, 3000)))
+    save_checkpoint(out / "last.npz", model, {"labels": ["_silence_", "_unknown_", "yes", "no"],
+                                              "config": config, "step": 200})
+    return out
+
+
+_HELD = contextlib.ExitStack()  # locks held by other processes during a row; released after it
+
+
+def _out_in_use(tmp: Path, good: Good) -> Path:
+    """The output folder, locked by another (live) tinykws process."""
+    _HELD.enter_context(holding_folder_lock(tmp / "out", "tinykws train --out out --steps 9000"))
+    return tmp / "out"
+
+
+@pytest.fixture(autouse=True)
+def release_held_locks():
+    yield
+    _HELD.close()
+
+
 def _float_wav(samples) -> bytes:
     return wav_bytes(np.asarray(samples, "<f4").tobytes(), format_tag=3, bits=32)
 
@@ -143,6 +177,8 @@ OTHER_ARCHITECTURE = _file("other.npz", _checkpoint_of_another_architecture)
 OBJECT_ARRAY = _file("evil.npz", _checkpoint_with_object_array)
 NOTHING = lambda tmp, good: None  # noqa: E731  (the command line itself is the bad input)
 FEATURES_OUT = "micro_features.npy"  # what 'features' writes
+CUT_TFLITE = _file("cut.tflite", lambda good: good.tflite.read_bytes()[:9000])
+NOTES = "notes.txt"  # a file of the user's in a folder 'download' is given
 
 # name: (command, bad input, what the one-line error must say, file guarded in {out})
 CASES = {
@@ -227,9 +263,8 @@ CASES = {
         "quantize {bad} --out {out}", OBJECT_ARRAY, "holds objects that would need pickle",
         "quant.json"),
     # .tflite models
-    "infer-truncated-tflite": (
-        "infer {bad} {wav}", _file("cut.tflite", lambda good: good.tflite.read_bytes()[:9000]),
-        "not a valid TFLite model", None),
+    "infer-truncated-tflite": ("infer {bad} {wav}", CUT_TFLITE, "not a valid TFLite model", None),
+    "mcu-truncated-tflite": ("mcu {bad}", CUT_TFLITE, "not a valid TFLite model", None),
     "infer-tflite-with-bad-magic": (
         "infer {bad} {wav}", _file("magic.tflite", lambda good: good.tflite.read_bytes()[:4]
                                    + b"TFL2" + good.tflite.read_bytes()[8:]),
@@ -283,6 +318,118 @@ CASES = {
     "infer-labels-do-not-match-outputs": (
         "infer {tflite} {wav} --labels yes,no", NOTHING,
         "the model has 4 outputs but --labels names 2", None),
+    # missing files and folders, one per command that reads them
+    "features-missing-wav": ("features {bad} --out {out}", ABSENT, "absent", FEATURES_OUT),
+    "size-missing-checkpoint": ("size {bad}", ABSENT, "checkpoint", None),
+    "eval-missing-run": ("eval {bad} --data {data}", ABSENT, "does not exist", None),
+    "convert-missing-data-folder": (
+        "convert {run} --out {out} --data {bad}", ABSENT, "data folder not found", "model.tflite"),
+    "infer-missing-model": ("infer {bad} {wav}", ABSENT, "does not exist", None),
+    "mcu-missing-model": ("mcu {bad}", ABSENT, "does not exist", None),
+    "listen-missing-model": ("listen {wav} --model {bad}", ABSENT, "does not exist", None),
+    "report-missing-data-folder": (
+        "report --data {bad} --out {out}", ABSENT, "absent does not exist", "index.md"),
+    "report-missing-real-speech-folder": (
+        "report --data {data} --out {out} --real {bad}", ABSENT, "data folder not found",
+        "index.md"),
+    # output folders that cannot be written
+    "features-out-is-a-file": (
+        "features {wav} --out {out}/" + FEATURES_OUT, NOTHING,
+        f"{FEATURES_OUT} is a file, not a folder", FEATURES_OUT),
+    "download-dir-is-a-file": (
+        "download {out}/" + NOTES, NOTHING, f"{NOTES} is a file, not a folder", NOTES),
+    "download-unreachable-url": (
+        "download {out} --url file:///nonexistent/speech_commands.tar.gz", NOTHING,
+        "could not reach file:///nonexistent/speech_commands.tar.gz", NOTES),
+    "train-out-in-use-by-another-process": (
+        "train --data {data} --out {out}", _out_in_use,
+        "out is being written by another tinykws process (pid ", "model.npz"),
+    "report-out-in-use-by-another-process": (
+        "report --data {data} --out {out}", _out_in_use,
+        ": tinykws train --out out --steps 9000); wait for it to finish", "index.md"),
+    "train-resume-with-other-settings": (
+        "train --data {data} --out {out} --resume --steps 3000", _run_with_other_settings,
+        "settings differ from the saved run (learning_rates)", "model.npz"),
+    # flag values, every validated flag of every command
+    "data-stats-negative-silence-percentage": (
+        "data stats --data {data} --silence-percentage -5", NOTHING,
+        "silence percentage must be within [0, 100], got -5.0", None),
+    "data-stats-unknown-percentage-150": (
+        "data stats --data {data} --unknown-percentage 150", NOTHING,
+        "unknown percentage must be within [0, 100], got 150.0", None),
+    "data-stats-validation-and-testing-over-100": (
+        "data stats --data {data} --validation-percentage 60 --testing-percentage 60", NOTHING,
+        "validation + testing percentages exceed 100", None),
+    "data-stats-empty-words": (
+        "data stats --data {data} --words ,", NOTHING, "wanted words must be non-empty names", None),
+    "synth-data-no-speakers": (
+        "synth-data {out} --speakers 0", NOTHING, "--speakers must be at least 1",
+        "yes/0a1b2c3d_nohash_0.wav"),
+    "synth-data-too-many-other-words": (
+        "synth-data {out} --others 99", NOTHING, "--others must be between 0 and 33",
+        "yes/0a1b2c3d_nohash_0.wav"),
+    "train-epochs-0": ("train --data {data} --out {out} --epochs 0", NOTHING,
+                       "--epochs must be positive", "model.npz"),
+    "train-batch-size-0": ("train --data {data} --out {out} --batch-size 0", NOTHING,
+                           "--batch-size and --eval-every must be at least 1", "model.npz"),
+    "train-eval-every-0": ("train --data {data} --out {out} --eval-every 0", NOTHING,
+                           "--batch-size and --eval-every must be at least 1", "model.npz"),
+    "train-negative-lr": ("train --data {data} --out {out} --lr 0.001,-1", NOTHING,
+                          "--lr values must be positive", "model.npz"),
+    "train-lr-not-a-number": ("train --data {data} --out {out} --lr fast", NOTHING,
+                              "--lr must be comma-separated numbers, not 'fast'", "model.npz"),
+    "train-lr-steps-do-not-match-lr": (
+        "train --data {data} --out {out} --lr 0.1,0.01 --lr-steps 10", NOTHING,
+        "--lr-steps needs one value per --lr value", "model.npz"),
+    "convert-too-few-calibration-clips": (
+        "convert {run} --out {out} --calibration 0", NOTHING, "calibration needs at least 100 clips",
+        "model.tflite"),
+    "quantize-percentile-40": (
+        "quantize {run} --out {out} --percentile 40", NOTHING,
+        "--percentile must be in (50, 100], not 40.0", "quant.json"),
+    "quantize-unknown-mode": (
+        "quantize {run} --out {out} --modes ptq,fp", NOTHING,
+        "unknown quantization mode fp; choose from ptq, qat, minifloat", "quant.json"),
+    "quantize-unknown-minifloat-format": (
+        "quantize {run} --out {out} --formats E0M2", NOTHING,
+        "not a minifloat format like E4M3: 'E0M2'", "quant.json"),
+    "quantize-finetune-steps-0": (
+        "quantize {run} --out {out} --finetune-steps 0", NOTHING,
+        "--finetune-steps must be at least 1, not 0", "quant.json"),
+    "quantize-lr-0": ("quantize {run} --out {out} --lr 0", NOTHING,
+                      "--lr must be positive, not 0.0", "quant.json"),
+    "quantize-too-few-calibration-clips": (
+        "quantize {run} --out {out} --calibration 50", NOTHING,
+        "calibration needs at least 100 clips", "ptq.png"),  # (a quant.json is read first)
+    "prune-repeats-0": ("prune {run} --out {out} --repeats 0", NOTHING,
+                        "--repeats must be at least 1, not 0", "prune.json"),
+    "prune-unknown-method": (
+        "prune {run} --out {out} --method magnitude", NOTHING,
+        "unknown pruning method magnitude; choose unstructured or structured", "prune.json"),
+    "prune-amounts-for-two-methods": (
+        "prune {run} --out {out} --amounts 0.5", NOTHING,
+        "--amounts means sparsity for one --method", "prune.json"),
+    "prune-structured-amount-1": (
+        "prune {run} --out {out} --method structured --amounts 1.0", NOTHING,
+        "sparsity 1.0 is out of range: amounts are fractions in [0, 1)", "prune.json"),
+    "prune-negative-lr": ("prune {run} --out {out} --lr -0.1", NOTHING,
+                          "--lr must be positive, not -0.1", "prune.json"),
+    "mcu-clock-0-mhz": ("mcu {tflite} --clock-mhz 0", NOTHING,
+                        "the clock must be positive, not 0.0 Hz", None),
+    "mcu-clock-nan": ("mcu {tflite} --clock-mhz nan", NOTHING,
+                      "the clock must be positive, not nan Hz", None),
+    "listen-threshold-300": ("listen {wav} --model {run} --threshold 300", NOTHING,
+                             "--threshold must be between 0 and 255", None),
+    "listen-window-ms-0": ("listen {wav} --model {run} --window-ms 0", NOTHING,
+                           "--window-ms and --min-count must be positive", None),
+    "listen-min-count-0": ("listen {wav} --model {run} --min-count 0", NOTHING,
+                           "--window-ms and --min-count must be positive", None),
+    "listen-negative-suppression": ("listen {wav} --model {run} --suppression-ms -1", NOTHING,
+                                    "--suppression-ms not negative", None),
+    "infield-clips-0": ("infield {run} --data {data} --clips 0", NOTHING,
+                        "--clips must be positive", None),
+    "infield-threshold-negative": ("infield {run} --data {data} --threshold -1", NOTHING,
+                                   "--threshold between 0 and 255", None),
 }
 
 

@@ -58,6 +58,14 @@ def test_report_builds_then_reuses_every_stage(tmp_path):
     assert all(s["cached"] for s in again["stages"])
     assert index.read_text() == text
 
+    # a damaged cache: the int8 model cut short is noticed and that stage recomputed
+    model = next((tmp_path / "report" / "stages").glob("convert-*")) / "model.tflite"
+    whole = model.read_bytes()
+    model.write_bytes(whole[:1000])
+    build_report(settings, progress=False)
+    third = json.loads((tmp_path / "report" / "manifest.json").read_text())
+    assert [s["name"] for s in third["stages"] if not s["cached"]] == ["convert"]
+    assert model.read_bytes() == whole and index.read_text() == text
 
 def test_the_data_fingerprint_changes_with_a_synthetic_plan_of_same_size_clips(tmp_path):
     # every synthetic clip is 1 s, so names and sizes alone would not see a new recipe

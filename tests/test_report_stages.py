@@ -42,3 +42,52 @@ def test_a_crashed_stage_resumes_in_the_same_folder(tmp_path):
 
 def test_key_ignores_dict_order():
     assert stage_key("s", {"a": 1, "b": 2}) == stage_key("s", {"b": 2, "a": 1})
+
+
+def _counting(calls):
+    def fn(work):
+        calls.append(1)
+        (work / "model.npz").write_bytes(b"weights" * 100)
+        (work / "sub").mkdir(exist_ok=True)
+        (work / "sub" / "plot.png").write_bytes(b"png" * 100)
+        return {"accuracy": 0.9}
+    return fn
+
+
+@pytest.mark.parametrize("damage", [
+    lambda w: (w / "model.npz").write_bytes((w / "model.npz").read_bytes()[:50]),  # truncated
+    lambda w: (w / "sub" / "plot.png").write_bytes(b"PNG" * 100),  # edited, same size
+    lambda w: (w / "model.npz").unlink(),  # deleted
+    lambda w: (w / "done.json").write_text((w / "done.json").read_text().replace("0.9", "0.99")),
+    lambda w: (w / "done.json").write_text((w / "done.json").read_text()[:40]),  # cut short
+], ids=["truncated-file", "edited-file", "deleted-file", "edited-result", "truncated-done-json"])
+def test_a_damaged_finished_stage_is_recomputed_not_reused(tmp_path, capsys, damage):
+    calls = []
+    first = run_stage(tmp_path, "train", {"steps": 10}, _counting(calls))
+    damage(first.dir)
+    again = run_stage(tmp_path, "train", {"steps": 10}, _counting(calls))
+    assert len(calls) == 2 and not again.cached and again.data == {"accuracy": 0.9}
+    assert (again.dir / "model.npz").read_bytes() == b"weights" * 100
+    assert "[report] stage train: " in capsys.readouterr().err
+    assert run_stage(tmp_path, "train", {"steps": 10}, _counting(calls)).cached  # intact again
+
+
+def test_a_stage_record_without_checksums_is_not_trusted(tmp_path):
+    import json
+
+    calls = []
+    first = run_stage(tmp_path, "s", {"a": 1}, _counting(calls))
+    record = json.loads((first.dir / "done.json").read_text())
+    del record["files"]
+    (first.dir / "done.json").write_text(json.dumps(record))
+    assert not run_stage(tmp_path, "s", {"a": 1}, _counting(calls)).cached and len(calls) == 2
+
+
+def test_the_record_lists_every_file_the_stage_wrote_with_its_sha256(tmp_path):
+    import hashlib
+    import json
+
+    first = run_stage(tmp_path, "s", {"a": 1}, _counting([]))
+    files = json.loads((first.dir / "done.json").read_text())["files"]
+    assert files == {"model.npz": hashlib.sha256(b"weights" * 100).hexdigest(),
+                     "sub/plot.png": hashlib.sha256(b"png" * 100).hexdigest()}

@@ -5,10 +5,17 @@ write to a temporary file in the same folder, flush and ``fsync`` it, then
 ``os.replace`` it over the target (atomic on POSIX within one file system),
 and finally ``fsync`` the folder so the rename itself survives a power cut.
 A run killed at any instant leaves no half-written file behind.
+
+A write that fails (a full disk, ENOSPC; an I/O error, EIO; a read-only
+folder) leaves the same: the previous file untouched, the temporary file
+removed, and a :class:`WriteFailed` (a :class:`TinyKWSError`, so one line on
+the command line) naming the file. The resume points written before it are
+intact, so the command can be rerun once there is space.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -17,6 +24,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from tinykws.errors import TinyKWSError
+
+
+class WriteFailed(TinyKWSError):
+    """The operating system refused a write; ``errno`` says why (e.g. ``errno.ENOSPC``)."""
+
+    def __init__(self, path: Path, exc: OSError):
+        super().__init__(f"could not write {path}: {exc.strerror or exc} "
+                         f"({errno.errorcode.get(exc.errno, exc.errno)}); the previous "
+                         f"{path.name}, if any, is unchanged")
+        self.errno = exc.errno
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -33,10 +52,16 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
-    """Call ``write(f)`` on a temporary binary file, then move it onto ``path``."""
+    """Call ``write(f)`` on a temporary binary file, then move it onto ``path``.
+
+    Raises :class:`WriteFailed` if the system refuses any step (``path`` is then unchanged).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteFailed(path, exc) from None
     try:
         # mkstemp makes the file 0600; give it what open() would: 0666 less the umask.
         umask = os.umask(0)
@@ -47,11 +72,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise WriteFailed(path, exc) from None
         raise
     _fsync_dir(path.parent)
     return path
@@ -67,19 +94,20 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
+def json_default(o: Any) -> Any:
+    """``json.dumps``'s ``default``: NumPy scalars and arrays become numbers and lists, paths strings."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Atomically write ``obj`` as indented JSON (NumPy scalars become numbers)."""
-
-    def default(o: Any) -> Any:
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, Path):
-            return str(o)
-        raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-    return write_text(path, json.dumps(obj, indent=2, default=default) + "\n")
+    return write_text(path, json.dumps(obj, indent=2, default=json_default) + "\n")
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:

@@ -9,12 +9,19 @@ stays instant.
 Errors the user caused are :class:`tinykws.errors.TinyKWSError`: they are
 printed as one line ``tinykws: error: ...`` and the exit code is 2, the same
 code argparse uses for bad usage.
+
+A command that writes a folder says which argument names it, with
+``set_defaults(writes="out")``; :func:`main` then holds that folder's writer
+lock (:mod:`tinykws.lock`) while the command runs. SIGINT and SIGTERM stop
+any command cleanly (:mod:`tinykws.signals`): one line, exit code 130 or 143.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
 from typing import Sequence
 
@@ -66,18 +73,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def writer_lock(args: argparse.Namespace, argv: Sequence[str]):
+    """The lock on the folder the command writes (``args.writes`` names the argument), if any."""
+    from tinykws.lock import folder_lock
+
+    writes = getattr(args, "writes", None)
+    if writes is None or getattr(args, writes) is None:
+        return contextlib.nullcontext()
+    return folder_lock(getattr(args, writes), " ".join(["tinykws", *argv]))
+
+
+def interrupted_message(args: argparse.Namespace, signal_name: str) -> str:
+    """The one line printed when a signal stops the command, with how to continue."""
+    if getattr(args, "resume", None) is False:
+        return f"tinykws: interrupted by {signal_name}; rerun with --resume to continue"
+    if getattr(args, "writes", None):
+        return f"tinykws: interrupted by {signal_name}; rerun the same command to continue"
+    return f"tinykws: interrupted by {signal_name}"
+
+
+def end_progress_bars() -> None:
+    """Close the tqdm bars an error or signal left open, so the one-line message gets its own line."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tinykws`` console script; returns the exit code."""
+    from tinykws.signals import interruptible
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = args.func(args)
+        with interruptible(), writer_lock(args, argv):
+            result = args.func(args)
     except TinyKWSError as exc:
+        end_progress_bars()
         print(f"tinykws: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("tinykws: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # tinykws.signals.Interrupted for SIGINT and SIGTERM
+        signum = getattr(exc, "signum", signal.SIGINT)
+        end_progress_bars()
+        print(interrupted_message(args, signal.Signals(signum).name), file=sys.stderr)
+        return 128 + signum
     return int(result or 0)
 
 

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
     p.add_argument("--dense-weights", choices=("per-tensor", "per-channel"), default="per-tensor",
                    help="dense weights: one scale (default: what micro_speech's model and older "
                    "TFLM builds use) or one per output row (TensorFlow 2.21's default)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="out")
 
 
 def run(args: argparse.Namespace) -> int:

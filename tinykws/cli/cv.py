@@ -25,7 +25,7 @@ def register(subparsers) -> None:
                    help="calibrate each fold's _unknown_ bias on its validation speakers for at most "
                    "this share of false accepts, and report it on its test speakers (default 0.05)")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="out")
 
 
 def run(args: argparse.Namespace) -> int:

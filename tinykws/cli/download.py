@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("dir", metavar="DIR", help="folder to download and extract into")
     p.add_argument("--url", default=DEFAULT_URL, help=f"archive URL (default: {DEFAULT_URL})")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="dir")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("wav", help=f"a 16 kHz mono WAV of at most {MAX_SECONDS} s (other rates and "
                    "channel counts are resampled / downmixed with a warning)")
     p.add_argument("--out", required=True, help="output folder")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="out")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("--repeats", type=int, default=15,
                    help="rounds of the alternating int8 CPU timing of all models (default 15)")
     add_study_options(p, "pruned models")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="out")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -42,7 +42,7 @@ def register(subparsers) -> None:
                    help="dense weights: one scale (default, as micro_speech's model) or one per "
                    "output row")
     add_study_options(p, "QAT")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="out")
 
 
 def run(args: argparse.Namespace) -> int:

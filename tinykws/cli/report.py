@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--real", metavar="DIR",
                    help="a canonical test-set folder of real speech to evaluate on")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="out")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--workers", type=int, default=None,
                    help="processes rendering clips (default: one per CPU core)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="out")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="RUN", help="run folder")
     add_recipe_options(p)
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.npz")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, writes="out")
 
 
 def run(args: argparse.Namespace) -> int:

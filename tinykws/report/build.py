@@ -89,6 +89,8 @@ def build_report(s: ReportSettings, progress: bool = True, ask=None) -> Path:
 
     started = time.perf_counter()
     out = Path(s.out)
+    if s.real:  # checked now: the real-speech stage comes last, hours into a full report
+        index_speech_commands(s.real, s.words)
     source = resolve_data(s.data, download=s.download, progress=progress, ask=ask)
     index = index_speech_commands(source.path, s.words)
     fingerprint = data_fingerprint(source.path)
