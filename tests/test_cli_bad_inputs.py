@@ -33,7 +33,6 @@ from tinykws.convert.ptq import quantize_model
 from tinykws.nn.model import tiny_conv
 from tinykws.tflite.writer import serialize_tflite
 from tinykws.train.checkpoint import save_checkpoint
-from tinykws.train.loop import TrainConfig
 
 SENTINEL = b"an earlier result that must survive\n"
 WORDS = {"yes": 30, "no": 30, "up": 12, "down": 12}
@@ -133,9 +132,12 @@ def _run_with_other_settings(tmp: Path, good: Good) -> Path:
     """A run folder (the --out) whose resume point was trained at another learning rate."""
     out = tmp / "out"
     model = tiny_conv(4, np.random.default_rng(0))
-    # what 'train --steps 3000' asks for (TF's schedule), but ten times the learning rates
-    config = asdict(TrainConfig(steps=3000, optimizer="sgd", learning_rates=(1e-2, 1e-3),
-                                boundaries=(2400, 3000)))
+    # what 'train --steps 3000' asks for (the recipe), but ten times the learning rate
+    from dataclasses import replace
+
+    from tinykws.train.recipe import DEFAULT_RECIPE
+
+    config = asdict(replace(DEFAULT_RECIPE, steps=3000, learning_rates=(1e-2,)))
     save_checkpoint(out / "last.npz", model, {"labels": ["_silence_", "_unknown_", "yes", "no"],
                                               "config": config, "step": 200})
     return out
