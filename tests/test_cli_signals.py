@@ -26,7 +26,7 @@ def interrupt(argv: list, sig: int, ready, folder, tmp_path, prelude: str = "",
     stderr = tmp_path / "stderr"
     code = stop_when(start_tinykws(argv, stderr, prelude), ready, sig)
     text = stderr.read_text()
-    assert code == 128 + sig
+    assert code == 128 + sig, text
     assert "Traceback" not in text
     line = f"tinykws: interrupted by {signal.Signals(sig).name}; {hint}\n"
     assert text.endswith("\n" + line) or text == line
@@ -143,3 +143,33 @@ def test_report_stops_cleanly_and_the_rerun_reuses_the_finished_stages(trained, 
     cached = {s["name"]: s["cached"] for s in manifest["stages"]}
     assert cached["train"] and cached["convert"]
     assert not cached["quant"] and not cached["prune"]
+
+
+def test_an_interrupt_turned_into_another_error_on_the_way_still_ends_as_one(monkeypatch, capsys):
+    import os
+    import time
+
+    import tinykws.cli.size
+
+    def run(args):  # as an extension module that wraps the KeyboardInterrupt would
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+        except KeyboardInterrupt:
+            raise RuntimeError("interrupted inside an extension module") from None
+
+    monkeypatch.setattr(tinykws.cli.size, "run", run)
+    assert main(["size"]) == 143
+    assert capsys.readouterr().err == "tinykws: interrupted by SIGTERM\n"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored after the command
+
+
+def test_an_error_without_a_signal_keeps_its_traceback(monkeypatch):
+    import tinykws.cli.size
+
+    def run(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(tinykws.cli.size, "run", run)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["size"])

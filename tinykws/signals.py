@@ -16,6 +16,9 @@ clips), so rerunning the command continues.
 
 Once the first signal has been taken, later ones are ignored while the stack
 unwinds, so pressing Ctrl-C twice cannot turn a clean stop into a traceback.
+:func:`received` remembers it: an extension module that catches the
+``KeyboardInterrupt`` and raises its own error instead (pybind11 and Numba can
+turn it into a ``RuntimeError``) still ends the command as an interruption.
 """
 
 from __future__ import annotations
@@ -44,7 +47,17 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signum  # what a shell reports for a process killed by the signal
 
 
+_received: int | None = None  # the signal taken inside interruptible(), if any
+
+
+def received() -> int | None:
+    """The signal that stopped the current :func:`interruptible` block, or None."""
+    return _received
+
+
 def _raise_interrupted(signum: int, frame) -> None:
+    global _received
+    _received = signum
     for s in HANDLED:  # one clean stop: later signals must not interrupt the unwinding
         signal.signal(s, signal.SIG_IGN)
     raise Interrupted(signum)
@@ -58,6 +71,8 @@ def interruptible() -> Iterator[None]:
     stays ignored, as Python itself does for SIGINT. Outside the main thread,
     where Python cannot set handlers, this does nothing.
     """
+    global _received
+    _received = None
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -101,7 +101,7 @@ def end_progress_bars() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tinykws`` console script; returns the exit code."""
-    from tinykws.signals import interruptible
+    from tinykws.signals import interruptible, received
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -115,10 +115,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:  # tinykws.signals.Interrupted for SIGINT and SIGTERM
         signum = getattr(exc, "signum", signal.SIGINT)
-        end_progress_bars()
-        print(interrupted_message(args, signal.Signals(signum).name), file=sys.stderr)
-        return 128 + signum
-    return int(result or 0)
+    except Exception:
+        signum = received()
+        if signum is None:  # a bug in tinykws: keep its traceback
+            raise
+    else:
+        return int(result or 0)
+    # Interrupted (possibly re-raised as another error by an extension module on the way).
+    end_progress_bars()
+    print(interrupted_message(args, signal.Signals(signum).name), file=sys.stderr)
+    return 128 + signum
 
 
 if __name__ == "__main__":
