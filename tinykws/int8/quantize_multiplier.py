@@ -161,7 +161,7 @@ def fc_per_tensor_multiplier(input_scale: float, filter_scale: float,
 
 def activation_range(activation: str, scale: float, zero_point: int,
                      qmin: int = -128, qmax: int = 127) -> tuple[int, int]:
-    """(output_activation_min, output_activation_max) as ``CalculateActivationRangeQuantized``.
+    """(quantized_activation_min, quantized_activation_max) as ``CalculateActivationRangeQuantized``.
 
     The fused activation's real bounds (0 for RELU, 6 for RELU6, -1/1 for
     RELU_N1_TO_1) are quantized with the output's scale: ``round(f / scale)``
