@@ -194,8 +194,8 @@ def output_stage(acc, bias_data, output_multiplier, output_shift, output_offset:
     the Numba kernels in int32; both give TFLM's bits, because
     :func:`multiply_by_quantized_multiplier` wraps its input to int32 first
     and a sum wrapped once at the end equals the sum wrapped at every step
-    (arithmetic modulo 2**32). For int8 operands no wrap happens below
-    65,793 taps per output (``|filter * (input + offset)| <= 128 * 255``).
+    (arithmetic modulo 2**32). And with int8 operands a sum of up to 65,793
+    taps cannot wrap at all (``|filter * (input + offset)| <= 128 * 255``).
     """
     acc = np.asarray(acc, np.int64)
     if bias_data is not None:
