@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.timing import compare, row
+from tinykws.timing import run_pymicro_features
 
 BATCH = 100  # clips per training step
 
@@ -33,14 +34,6 @@ def _clips(n: int, seed: int = 0) -> np.ndarray:
     return np.clip(rng.normal(0, 1, (n, 16000)) * levels, -32768, 32767).astype(np.int16)
 
 
-def _pymicro(clip: np.ndarray) -> None:
-    from pymicro_features import MicroFrontend
-
-    frontend, data = MicroFrontend(), clip.tobytes()
-    for i in range(0, len(data), 320):  # 160 samples (10 ms) per call
-        frontend.process_samples(data[i:i + 320])
-
-
 def run(quick: bool) -> list[dict]:
     from kernels.micro_frontend import micro_features_batch, micro_features_numba
     from tinykws.features.micro_frontend import MicroFrontendConfig, micro_features
@@ -49,7 +42,7 @@ def run(quick: bool) -> list[dict]:
     clip = batch[2]  # (16000,) a 1 s clip at 3000 rms
     ten_ms, twenty_ms = MicroFrontendConfig(stride_ms=10), MicroFrontendConfig(stride_ms=20)
     contenders = {
-        "pymicro-features": lambda: _pymicro(clip),
+        "pymicro-features": lambda: run_pymicro_features(clip),
         "numba": lambda: micro_features_numba(clip, ten_ms),
         "numba batch": lambda: micro_features_batch(batch, ten_ms),
         "numba, 20 ms stride": lambda: micro_features_numba(clip, twenty_ms),

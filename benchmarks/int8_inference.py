@@ -5,7 +5,7 @@ input, CONV_2D 8x10x8 stride 2 + ReLU, FULLY_CONNECTED to 4, SOFTMAX).
 Contenders, all single-threaded (``--threads``), timed alternately in one
 process:
 
-- ours, fused: :class:`kernels.int8_tiny_conv.FusedTinyConv`, the batch-1
+- ours, fused: :class:`tinykws.int8.fused.FusedTinyConv`, the batch-1
   path (im2col + exact float32 GEMM, buffers allocated once);
 - ours, op by op: :class:`tinykws.int8.runtime.Int8Runtime` with the Numba
   kernels and the exact im2col + GEMM convolution; with ``gemm=False`` the
@@ -71,7 +71,7 @@ def _rows(benchmark: str, ours: str, contenders: dict, inputs: list, expected: l
 
 
 def run(quick: bool) -> list[dict]:
-    from kernels.int8_tiny_conv import FusedTinyConv
+    from tinykws.int8.fused import FusedTinyConv
     from tinykws.int8.runtime import Int8Runtime
     from tinykws.tflite.interpreters import tflm_runner
     from tinykws.tflite.reader import parse_tflite

@@ -46,7 +46,7 @@ def magnitude_pruned(graph, sparsity: float):
 
 
 def run(quick: bool) -> list[dict]:
-    from kernels.int8_tiny_conv import FusedTinyConv
+    from tinykws.int8.fused import FusedTinyConv
     from tinykws.tflite.interpreters import tflm_runner
     from tinykws.tflite.writer import serialize_tflite
 

@@ -27,22 +27,22 @@ from kernels.stride_phases import fill_phases, phase_shape
 
 
 @njit(cache=True)
-def conv2d_forward(x, weight, bias, stride_h, stride_w, pad_top, pad_left, out_h, out_w):
-    """x : (N, H, W, C) float32; weight : (O, KH, KW, C); bias : (O,).
+def conv2d_forward(x, weight, bias, stride_h, stride_w, padding_values, out_h, out_w):
+    """x : (N, H, W, C) float32; weight : (O, KH, KW, C); bias : (O,); padding_values :
+    TFLite's ``PaddingValues`` (:func:`tinykws.padding.compute_padding_height_width`).
 
     Returns ``(y, phases)``: y (N, out_h, out_w, O), and the input's stride
     phases (N, sh, sw, C, PH, PW) that :func:`conv2d_weight_grad` needs.
     """
     batches, height, width, depth = x.shape
     out_channels, kernel_h, kernel_w, _ = weight.shape
-    shape = phase_shape(height, width, depth, kernel_h, kernel_w, stride_h, stride_w, pad_top,
-                        pad_left, out_h, out_w)
+    shape = phase_shape(height, width, depth, stride_h, stride_w, padding_values)
     phases = np.zeros((batches,) + shape, x.dtype)
     phase_w = shape[4]
     y = np.empty((batches, out_h, out_w, out_channels), x.dtype)
     acc = np.empty(out_h * phase_w, x.dtype)  # acc[oy * phase_w + ox]; ox >= out_w spare
     for b in range(batches):
-        fill_phases(x[b], phases[b], 0, pad_top, pad_left)
+        fill_phases(x[b], phases[b], 0, padding_values.height, padding_values.width)
         for o in range(out_channels):
             acc[:] = bias[o]
             for ky in range(kernel_h):

@@ -1,7 +1,8 @@
 """Numba kernel of per-channel int8 CONV_2D; the same bits as :mod:`tinykws.int8.conv`.
 
-Names follow TFLM's ``reference_integer_ops::ConvPerChannel`` (input_offset,
-output_multiplier, output_shift, output_activation_min/max); the recipe per
+Names and arguments are those of the reference, :func:`tinykws.int8.conv.conv_per_channel`
+(the fields of TFLM's ``ConvParams``: input_offset, output_multiplier,
+output_shift, quantized_activation_min/max, ...); the recipe per
 output is the same: int32 accumulator of ``filter * (input + input_offset)``
 over the taps inside the image, plus bias, ``MultiplyByQuantizedMultiplier``,
 plus output_offset, clamp.
@@ -40,17 +41,17 @@ def _end_inside(origin, dilation, size, filter_size):
 
 
 @njit(cache=True)
-def conv_per_channel(input_data, filter_data, bias_data, input_offset, output_offset,
-                     output_multiplier, output_shift, output_activation_min,
-                     output_activation_max, stride_height, stride_width, pad_height,
-                     pad_width, output_height, output_width, dilation_height_factor,
-                     dilation_width_factor):
+def conv_per_channel(input_data, filter_data, bias_data, padding_values, stride_width,
+                     stride_height, dilation_width_factor, dilation_height_factor, input_offset,
+                     output_offset, output_multiplier, output_shift, quantized_activation_min,
+                     quantized_activation_max, output_height, output_width):
     """input_data : (N, H, W, C_in) int8; filter_data : (C_out, KH, KW, C_in) int8;
     bias_data : (C_out,) int32 (zeros if the model has none); output_multiplier,
     output_shift : (C_out,) int32. Returns (N, output_height, output_width, C_out) int8.
     """
     batches, input_height, input_width, input_depth = input_data.shape
     output_depth, filter_height, filter_width, _ = filter_data.shape
+    pad_height, pad_width = padding_values.height, padding_values.width
     # filters: (KH, KW, C_in, C_out) int32, so the channel loop reads contiguous memory.
     filters = np.empty((filter_height, filter_width, input_depth, output_depth), np.int32)
     for out_channel in range(output_depth):
@@ -90,7 +91,7 @@ def conv_per_channel(input_data, filter_data, bias_data, input_offset, output_of
                         np.int64(acc[out_channel]), np.int64(output_multiplier[out_channel]),
                         np.int64(output_shift[out_channel]))
                     scaled += output_offset
-                    scaled = max(scaled, output_activation_min)
-                    scaled = min(scaled, output_activation_max)
+                    scaled = max(scaled, quantized_activation_min)
+                    scaled = min(scaled, quantized_activation_max)
                     out[batch, out_y, out_x, out_channel] = scaled
     return out

@@ -58,11 +58,12 @@ def weights_matrix(filters: np.ndarray, dtype) -> np.ndarray:
 
 @njit(cache=True)
 def output_stage(acc, bias_data, output_multiplier, output_shift, output_offset,
-                 output_activation_min, output_activation_max):
-    """acc : (M, C_out) float holding exact integers. Returns (M, C_out) int8.
+                 quantized_activation_min, quantized_activation_max):
+    """acc : (M, C_out) exact integers (float or int). Returns (M, C_out) int8.
 
-    TFLM's per-channel epilogue: + bias, MultiplyByQuantizedMultiplier,
-    + output_offset, clamp to the activation range.
+    TFLM's per-channel epilogue, the twin of
+    :func:`tinykws.int8.quantize_multiplier.output_stage`: + bias,
+    MultiplyByQuantizedMultiplier, + output_offset, clamp.
     """
     rows, output_depth = acc.shape
     out = np.empty((rows, output_depth), np.int8)
@@ -73,39 +74,39 @@ def output_stage(acc, bias_data, output_multiplier, output_shift, output_offset,
                 total, np.int64(output_multiplier[out_channel]),
                 np.int64(output_shift[out_channel]))
             scaled += output_offset
-            scaled = max(scaled, output_activation_min)
-            scaled = min(scaled, output_activation_max)
+            scaled = max(scaled, quantized_activation_min)
+            scaled = min(scaled, quantized_activation_max)
             out[i, out_channel] = scaled
     return out
 
 
-def conv_per_channel_gemm(input_data, weights, bias_data, input_offset, output_offset,
-                          output_multiplier, output_shift, output_activation_min,
-                          output_activation_max, filter_height, filter_width, stride_height,
-                          stride_width, pad_height, pad_width, output_height, output_width,
-                          dilation_height_factor=1, dilation_width_factor=1):
+def conv_per_channel_gemm(input_data, filter_data, bias_data, padding_values, stride_width,
+                          stride_height, dilation_width_factor, dilation_height_factor,
+                          input_offset, output_offset, output_multiplier, output_shift,
+                          quantized_activation_min, quantized_activation_max, output_height,
+                          output_width, filter_matrix):
     """Per-channel int8 convolution through one exact GEMM per block of examples.
 
-    input_data : (N, H, W, C_in) int8; weights : (KH * KW * C_in, C_out) from
-    :func:`weights_matrix` in the dtype :func:`gemm_dtype` chose; the other
-    arguments as :func:`kernels.int8_conv.conv_per_channel`.
+    The arguments of :func:`kernels.int8_conv.conv_per_channel` (``filter_data``
+    only gives KH and KW) and ``filter_matrix``, the (KH * KW * C_in, C_out)
+    :func:`weights_matrix` in the dtype :func:`gemm_dtype` chose.
     Returns (N, output_height, output_width, C_out) int8.
     """
     n, height, width, depth = input_data.shape
-    taps, output_depth = weights.shape
-    dtype = weights.dtype.type  # np.float32 or np.float64
-    padded_h = max((output_height - 1) * stride_height
-                   + (filter_height - 1) * dilation_height_factor + 1, pad_height + height)
-    padded_w = max((output_width - 1) * stride_width
-                   + (filter_width - 1) * dilation_width_factor + 1, pad_width + width)
+    _, filter_height, filter_width, _ = filter_data.shape
+    taps, output_depth = filter_matrix.shape
+    dtype = filter_matrix.dtype.type  # np.float32 or np.float64
+    p = padding_values
     block = min(n, CHUNK)
-    # padded: (block, padded_h, padded_w, C_in); the border stays 0 = skipped taps.
-    padded = np.zeros((block, padded_h, padded_w, depth), dtype)
+    # padded: (block, H + 2 * height + height_offset, W + ..., C_in); the border stays
+    # 0 = skipped taps.
+    padded = np.zeros((block, height + 2 * p.height + p.height_offset,
+                       width + 2 * p.width + p.width_offset, depth), dtype)
     out = np.empty((n, output_height, output_width, output_depth), np.int8)
     for start in range(0, n, block):
         x = input_data[start:start + block]
         b = x.shape[0]
-        padded[:b, pad_height:pad_height + height, pad_width:pad_width + width, :] = (
+        padded[:b, p.height:p.height + height, p.width:p.width + width, :] = (
             x.astype(dtype) + dtype(input_offset))
         s_b, s_y, s_x, s_c = padded.strides
         # patches: (b, out_h, out_w, KH, KW, C_in) view, no copy yet.
@@ -113,9 +114,9 @@ def conv_per_channel_gemm(input_data, weights, bias_data, input_offset, output_o
             padded, (b, output_height, output_width, filter_height, filter_width, depth),
             (s_b, stride_height * s_y, stride_width * s_x, dilation_height_factor * s_y,
              dilation_width_factor * s_x, s_c), writeable=False)
-        acc = patches.reshape(-1, taps) @ weights  # (b * out_h * out_w, C_out) exact
+        acc = patches.reshape(-1, taps) @ filter_matrix  # (b * out_h * out_w, C_out) exact
         out[start:start + b] = output_stage(
             acc, bias_data, output_multiplier, output_shift, output_offset,
-            output_activation_min, output_activation_max).reshape(
+            quantized_activation_min, quantized_activation_max).reshape(
                 b, output_height, output_width, output_depth)
     return out

@@ -1,6 +1,8 @@
 """Numba kernel of per-channel int8 DEPTHWISE_CONV_2D; bit-identical to the NumPy reference.
 
-The reference is :mod:`tinykws.int8.depthwise_conv`.
+The reference is :func:`tinykws.int8.depthwise_conv.depthwise_conv_per_channel`: the same
+name and arguments (the fields of TFLM's ``DepthwiseParams``). The accumulator is
+int32, as TFLM's (see :func:`tinykws.int8.quantize_multiplier.output_stage`).
 
 Loop order and names follow TFLM's ``reference_integer_ops::DepthwiseConvPerChannel``:
 batch, out_y, out_x, in_channel, m (``output_channel = m + in_channel * depth_multiplier``),
@@ -16,17 +18,18 @@ from kernels.int8_quantize import multiply_by_quantized_multiplier
 
 
 @njit(cache=True)
-def depthwise_conv_per_channel(input_data, filter_data, bias_data, depth_multiplier,
-                               input_offset, output_offset, output_multiplier, output_shift,
-                               output_activation_min, output_activation_max, stride_height,
-                               stride_width, pad_height, pad_width, output_height,
-                               output_width, dilation_height_factor, dilation_width_factor):
+def depthwise_conv_per_channel(input_data, filter_data, bias_data, padding_values, stride_width,
+                               stride_height, dilation_width_factor, dilation_height_factor,
+                               depth_multiplier, input_offset, output_offset, output_multiplier,
+                               output_shift, quantized_activation_min, quantized_activation_max,
+                               output_height, output_width):
     """input_data : (N, H, W, C_in) int8; filter_data : (1, KH, KW, C_in * depth_multiplier)
     int8; bias_data : (C_out,) int32; output_multiplier, output_shift : (C_out,) int32.
     Returns (N, output_height, output_width, C_out) int8.
     """
     batches, input_height, input_width, input_depth = input_data.shape
     _, filter_height, filter_width, output_depth = filter_data.shape
+    pad_height, pad_width = padding_values.height, padding_values.width
     out = np.empty((batches, output_height, output_width, output_depth), np.int8)
     for batch in range(batches):
         for out_y in range(output_height):
@@ -36,7 +39,7 @@ def depthwise_conv_per_channel(input_data, filter_data, bias_data, depth_multipl
                         output_channel = m + in_channel * depth_multiplier
                         in_x_origin = out_x * stride_width - pad_width
                         in_y_origin = out_y * stride_height - pad_height
-                        acc = np.int64(0)
+                        acc = np.int32(0)  # int32, as TFLM
                         for filter_y in range(filter_height):
                             in_y = in_y_origin + dilation_height_factor * filter_y
                             if in_y < 0 or in_y >= input_height:
@@ -45,16 +48,16 @@ def depthwise_conv_per_channel(input_data, filter_data, bias_data, depth_multipl
                                 in_x = in_x_origin + dilation_width_factor * filter_x
                                 if in_x < 0 or in_x >= input_width:
                                     continue
-                                input_val = np.int64(input_data[batch, in_y, in_x, in_channel])
-                                filter_val = np.int64(
+                                input_val = np.int32(input_data[batch, in_y, in_x, in_channel])
+                                filter_val = np.int32(
                                     filter_data[0, filter_y, filter_x, output_channel])
-                                acc += filter_val * (input_val + input_offset)
-                        acc += bias_data[output_channel]
-                        acc = multiply_by_quantized_multiplier(
-                            acc, np.int64(output_multiplier[output_channel]),
+                                acc = np.int32(acc + filter_val * (input_val + input_offset))
+                        acc = np.int32(acc + bias_data[output_channel])
+                        scaled = multiply_by_quantized_multiplier(
+                            np.int64(acc), np.int64(output_multiplier[output_channel]),
                             np.int64(output_shift[output_channel]))
-                        acc += output_offset
-                        acc = max(acc, output_activation_min)
-                        acc = min(acc, output_activation_max)
-                        out[batch, out_y, out_x, output_channel] = acc
+                        scaled += output_offset
+                        scaled = max(scaled, quantized_activation_min)
+                        scaled = min(scaled, quantized_activation_max)
+                        out[batch, out_y, out_x, output_channel] = scaled
     return out

@@ -3,7 +3,8 @@
 Scalar twins of :mod:`tinykws.int8.quantize_multiplier` (see there for which
 TFLite/gemmlowp helper each mirrors and how it rounds) that the other int8
 kernels call in their inner loops, plus the element-wise quantize ops of
-:mod:`tinykws.int8.quantize`. All arithmetic is on int64 holding int32 values;
+:mod:`tinykws.int8.quantize` (same names and arguments as the references
+there). All arithmetic is on int64 holding int32 values;
 C's truncating division and int32 wrap-around are written out explicitly.
 """
 
@@ -54,36 +55,43 @@ def multiply_by_quantized_multiplier(x, quantized_multiplier, shift):
 
 
 @njit(cache=True)
-def quantize_kernel(x, scale, zero_point):
+def affine_quantize(input_data, scale, zero_point):
     """float32 -> int8, ``round(x / float32(scale)) + zero_point`` (ties away from 0).
 
-    x : (n,) float32 (flattened); scale : float32. Returns (n,) int8.
+    input_data : any shape float32. Returns the same shape int8.
     """
+    x = input_data.ravel()
+    scale32 = np.float32(scale)
     out = np.empty(x.size, np.int8)  # (n,) int8
     for i in range(x.size):
-        ratio = np.float64(np.float32(x[i] / scale))  # the float32 quotient, widened
+        ratio = np.float64(np.float32(np.float32(x[i]) / scale32))  # the float32 quotient
         r = np.floor(abs(ratio) + 0.5)
         r = min(r, 2.0 ** 31 - 1)
         q = np.int64(r) * (1 if ratio >= 0 else -1) + zero_point
         out[i] = min(max(q, -128), 127)
-    return out
+    return out.reshape(input_data.shape)
 
 
 @njit(cache=True)
-def dequantize_kernel(q, scale, zero_point):
-    """int8 -> float32, ``float(double(scale) * (q - zero_point))``. q : (n,) int8."""
+def dequantize(input_data, scale, zero_point):
+    """int8 -> float32, ``float(double(scale) * (q - zero_point))``. Same shape."""
+    q = input_data.ravel()
+    scale64 = np.float64(np.float32(scale))
     out = np.empty(q.size, np.float32)  # (n,) float32
     for i in range(q.size):
-        out[i] = np.float32(scale * np.float64(np.int64(q[i]) - zero_point))
-    return out
+        out[i] = np.float32(scale64 * np.float64(np.int64(q[i]) - zero_point))
+    return out.reshape(input_data.shape)
 
 
 @njit(cache=True)
-def requantize_kernel(q, input_zero_point, output_zero_point, multiplier, shift):
-    """int8 -> int8 with a new scale (``reference_ops::Requantize``). q : (n,) int8."""
+def requantize(input_data, input_zero_point, output_zero_point, effective_scale_multiplier,
+               effective_scale_shift):
+    """int8 -> int8 with a new scale (``reference_ops::Requantize``). Same shape."""
+    q = input_data.ravel()
     out = np.empty(q.size, np.int8)  # (n,) int8
     for i in range(q.size):
         acc = multiply_by_quantized_multiplier(np.int64(q[i]) - input_zero_point,
-                                               multiplier, shift) + output_zero_point
+                                               effective_scale_multiplier,
+                                               effective_scale_shift) + output_zero_point
         out[i] = min(max(acc, -128), 127)
-    return out
+    return out.reshape(input_data.shape)

@@ -82,30 +82,33 @@ def get_reciprocal(x, x_integer_digits):
 
 
 @njit(cache=True)
-def softmax(input_data, input_beta_multiplier, input_beta_left_shift, diff_min):
-    """input_data : (rows, depth) int8. Returns (rows, depth) int8 (scale 1/256, zp -128)."""
-    outer_size, depth = input_data.shape
+def softmax(input_data, input_multiplier, input_left_shift, diff_min):
+    """input_data : (..., depth) int8, C-contiguous. Returns the same shape, int8
+    (scale 1/256, zero point -128). Arguments as :func:`tinykws.int8.softmax.softmax`.
+    """
+    depth = input_data.shape[-1]
+    rows = input_data.reshape(-1, depth)  # (outer_size, depth) int8
+    outer_size = rows.shape[0]
     out = np.empty((outer_size, depth), np.int8)
     exps = np.empty(depth, np.int64)  # (depth,) Q0.31 exp of each scaled difference
     for i in range(outer_size):
         max_in_row = np.int64(-128)
         for c in range(depth):
-            max_in_row = max(max_in_row, np.int64(input_data[i, c]))
+            max_in_row = max(max_in_row, np.int64(rows[i, c]))
         sum_of_exps = np.int64(0)  # Q12.19
         for c in range(depth):
-            input_diff = np.int64(input_data[i, c]) - max_in_row
+            input_diff = np.int64(rows[i, c]) - max_in_row
             if input_diff >= diff_min:
-                rescaled = srdhm(wrap_int32(input_diff << input_beta_left_shift),
-                                 input_beta_multiplier)
+                rescaled = srdhm(wrap_int32(input_diff << input_left_shift), input_multiplier)
                 exps[c] = exp_on_negative_values(rescaled)
                 sum_of_exps = wrap_int32(sum_of_exps + rounding_divide_by_pot(exps[c], 12))
         shifted_scale, num_bits_over_unit = get_reciprocal(sum_of_exps, 12)
         exponent = num_bits_over_unit + 31 - 8
         for c in range(depth):
-            input_diff = np.int64(input_data[i, c]) - max_in_row
+            input_diff = np.int64(rows[i, c]) - max_in_row
             if input_diff >= diff_min:
                 unsat = rounding_divide_by_pot(srdhm(shifted_scale, exps[c]), exponent)
                 out[i, c] = min(max(unsat - 128, -128), 127)
             else:
                 out[i, c] = -128
-    return out
+    return out.reshape(input_data.shape)

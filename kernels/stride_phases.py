@@ -27,11 +27,15 @@ from numba import njit
 
 
 @njit(cache=True)
-def phase_shape(height, width, depth, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left,
-                out_h, out_w, dilation_h=1, dilation_w=1):
-    """``(sh, sw, C, PH, PW)`` of the phases of an image padded for this convolution."""
-    padded_h = max((out_h - 1) * stride_h + (kernel_h - 1) * dilation_h + 1, pad_top + height)
-    padded_w = max((out_w - 1) * stride_w + (kernel_w - 1) * dilation_w + 1, pad_left + width)
+def phase_shape(height, width, depth, stride_h, stride_w, padding_values):
+    """``(sh, sw, C, PH, PW)`` of the phases of an (H, W, C) image padded by ``padding_values``.
+
+    ``padding_values`` is TFLite's ``PaddingValues`` (:class:`tinykws.padding.PaddingValues`
+    or any tuple with its fields): the padded image has ``H + 2 * height + height_offset``
+    rows and ``W + 2 * width + width_offset`` columns.
+    """
+    padded_h = height + 2 * padding_values.height + padding_values.height_offset
+    padded_w = width + 2 * padding_values.width + padding_values.width_offset
     return (stride_h, stride_w, depth, (padded_h + stride_h - 1) // stride_h + 1,
             (padded_w + stride_w - 1) // stride_w)
 

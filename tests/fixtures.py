@@ -8,10 +8,11 @@ WAV files are assembled here from ``struct`` (RIFF header, ``fmt `` and
 .tflite files are patched through the ``flatbuffers`` package's generic
 table reader, not through tinykws's own.
 
-Also one check shared by the fused int8 paths' tests:
-:func:`assert_fused_equals_tflite_micro`; and child processes for the tests
-of locks and signals: :func:`start_tinykws`, :func:`stop_when`,
-:func:`holding_folder_lock`.
+Also what the int8 kernel tests share: :func:`conv_geometry` (a convolution's
+padding and output size as keyword arguments of the kernels) and one check of
+the fused int8 paths, :func:`assert_fused_equals_tflite_micro`; and child
+processes for the tests of locks and signals: :func:`start_tinykws`,
+:func:`stop_when`, :func:`holding_folder_lock`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ from pathlib import Path
 import numpy as np
 
 SR = 16000
+
+
+def conv_geometry(padding: str, h: int, w: int, kh: int, kw: int, stride: int,
+                  dilation: int = 1) -> dict:
+    """Padding, strides, dilation and output size of a convolution, as the int8 kernels take them.
+
+    Raises ValueError when no output fits (VALID with the image smaller than the kernel).
+    """
+    from tinykws.padding import compute_padding_height_width
+
+    padding_values, oh, ow = compute_padding_height_width(padding, stride, stride, dilation,
+                                                          dilation, h, w, kh, kw)
+    return dict(padding_values=padding_values, stride_width=stride, stride_height=stride,
+                dilation_width_factor=dilation, dilation_height_factor=dilation,
+                output_height=oh, output_width=ow)
 
 WORD_FREQUENCIES = {  # Hz, one tone per word
     "yes": 440.0, "no": 554.4, "up": 659.3, "down": 784.0, "left": 880.0, "right": 987.8,
@@ -142,7 +158,7 @@ def assert_fused_equals_tflite_micro(blob: bytes, n: int = 40, sparse: bool = Fa
     random (1, 49, 40, 1) int8 inputs of the model ``blob``; skips without tflite-micro."""
     import pytest
 
-    from kernels.int8_tiny_conv import FusedTinyConv
+    from tinykws.int8.fused import FusedTinyConv
     from tinykws.tflite.reader import parse_tflite
 
     tflm = pytest.importorskip("tflite_micro", reason="tflite-micro not installed").runtime

@@ -56,9 +56,28 @@ def test_quick_run_writes_json_markdown_and_png(tmp_path, monkeypatch):
     assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_every_suite_is_a_module_with_run():
+def test_the_suites_are_exactly_the_benchmark_modules_each_with_run_quick():
     import importlib
+    import inspect
+    import pkgutil
 
+    import benchmarks
+
+    modules = {m.name for m in pkgutil.iter_modules(benchmarks.__path__)} - {"__main__", "timing"}
+    assert sorted(SUITES) == sorted(modules)  # none left out, none listed twice
     for name in SUITES:
-        module = importlib.import_module(f"benchmarks.{name}")
-        assert callable(module.run), name
+        run = importlib.import_module(f"benchmarks.{name}").run
+        assert list(inspect.signature(run).parameters) == ["quick"], name
+
+
+def test_clip_stages_times_every_stage_and_every_installed_peer(reference_models_dir):
+    from importlib.util import find_spec
+
+    from tinykws.timing import clip_stages
+
+    seconds = clip_stages((reference_models_dir / "tiny_conv_int8.tflite").read_bytes(),
+                          repeats=1)
+    expected = {"frontend 20 ms", "frontend 10 ms", "network", "recognizer"}
+    expected |= {"pymicro-features"} if find_spec("pymicro_features") else set()
+    expected |= {"tflite-micro"} if find_spec("tflite_micro") else set()
+    assert set(seconds) == expected

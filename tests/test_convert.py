@@ -15,7 +15,11 @@ from tinykws.data.speech_commands import index_speech_commands
 from tinykws.int8.runtime import Int8Runtime
 from tinykws.tflite.reader import parse_tflite
 
-tflm = pytest.importorskip("tflite_micro", reason="tflite-micro not installed").runtime
+
+
+def _tflm():
+    """tflite-micro's Python runtime; skips the calling test when it is not installed."""
+    return pytest.importorskip("tflite_micro", reason="tflite-micro not installed").runtime
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +50,7 @@ def test_convert_writes_a_model_smaller_than_micro_speechs(converted):
 
 def _assert_every_tensor_matches_tflite_micro(blob: bytes, x: np.ndarray) -> None:
     """Every tensor of our runtime equals tflite-micro's, on every example of ``x``."""
+    tflm = _tflm()
     ours = Int8Runtime(parse_tflite(blob)).run(x, keep_all=True)
     interpreter = tflm.Interpreter.from_bytes(
         blob, intrepreter_config=tflm.InterpreterConfig.kPreserveAllTensors)
@@ -57,6 +62,7 @@ def _assert_every_tensor_matches_tflite_micro(blob: bytes, x: np.ndarray) -> Non
 
 
 def test_every_test_clip_and_every_tensor_bit_exact_in_tflite_micro(converted):
+    _tflm()
     root, data = converted
     blob = (root / "out" / "model.tflite").read_bytes()
     x, _ = _test_inputs(data)
@@ -64,6 +70,7 @@ def test_every_test_clip_and_every_tensor_bit_exact_in_tflite_micro(converted):
 
 
 def test_per_channel_dense_weights_are_bit_exact_in_tflite_micro(converted):
+    _tflm()
     root, data = converted
     out = root / "out_per_row"
     assert main(["convert", str(root / "run"), "--out", str(out), "--calibration", "100",
@@ -82,6 +89,7 @@ def test_per_channel_dense_weights_are_bit_exact_in_tflite_micro(converted):
 
 
 def test_litert_reference_kernels_agree(converted):
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert not installed")
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     root, data = converted
@@ -117,6 +125,8 @@ def test_model_cc_compiles_and_holds_the_model_bytes(converted, tmp_path):
 
 
 def test_infer_gives_the_same_scores_in_all_three_runtimes(converted, capsys):
+    _tflm()
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert not installed")
     root, data = converted
     wavs = sorted(str(p) for p in (data / "yes").glob("*.wav"))[:2] + \
         sorted(str(p) for p in (data / "no").glob("*.wav"))[:2]
@@ -148,6 +158,7 @@ def test_quantization_parameters_follow_the_recipe():
 
 
 def test_shared_synthetic_model_bit_exact_on_every_test_clip(speech_synth_dir, tmp_path):
+    tflm = _tflm()
     assert main(["train", "--data", str(speech_synth_dir), "--out", str(tmp_path / "run"), "--steps", "60",
                  "--eval-every", "30", "--schedule", "adam"]) == 0
     assert main(["convert", str(tmp_path / "run"), "--out", str(tmp_path / "out")]) == 0

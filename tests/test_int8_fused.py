@@ -1,18 +1,21 @@
-"""The fused batch-1 TinyConv path gives tflite-micro's bits."""
+"""The fused batch-1 TinyConv path gives tflite-micro's bits.
+
+(The comparisons with tflite-micro skip without it, in
+:func:`fixtures.assert_fused_equals_tflite_micro`; the others need only our runtime.)
+"""
 
 import numpy as np
 import pytest
 from fixtures import assert_fused_equals_tflite_micro
 
-from kernels.int8_tiny_conv import FusedTinyConv
 from tinykws.convert.ptq import quantize_model
 from tinykws.errors import TinyKWSError
+from tinykws.int8.fused import FusedTinyConv
 from tinykws.int8.runtime import Int8Runtime
 from tinykws.nn.model import tiny_conv
 from tinykws.tflite.reader import parse_tflite, read_tflite
 from tinykws.tflite.writer import serialize_tflite
 
-pytest.importorskip("tflite_micro", reason="tflite-micro not installed")
 NAMES = ["tiny_conv_int8.tflite", "tiny_conv_int8_fc_per_tensor.tflite", "tiny_conv_int8_logits.tflite"]
 
 

@@ -1,5 +1,8 @@
 """NumPy references against hand-computed cases and against the Numba kernels.
 
+Each pair has one name and one signature: ``tinykws.int8.conv.conv_per_channel``
+(the reference) and ``kernels.int8_conv.conv_per_channel`` (the kernel), and so on.
+
 (Agreement with tflite-micro itself is in ``test_int8_vs_tflm.py``.)
 """
 
@@ -8,31 +11,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from fixtures import conv_geometry
 from hypothesis import strategies as st
 
-from kernels.int8_conv import conv_per_channel
-from kernels.int8_conv_gemm import conv_per_channel_gemm, gemm_dtype, weights_matrix
-from kernels.int8_depthwise_conv import depthwise_conv_per_channel
-from kernels.int8_fully_connected import fully_connected as fc_kernel
-from kernels.int8_quantize import dequantize_kernel, quantize_kernel, requantize_kernel
-from kernels.int8_softmax import softmax as softmax_kernel
-from tinykws.int8.conv import compute_padding, conv2d_per_channel, output_size
-from tinykws.int8.depthwise_conv import depthwise_conv2d_per_channel
-from tinykws.int8.fully_connected import fully_connected
-from tinykws.int8.quantize import dequantize, quantize, requantize, requantize_params
+from kernels import (
+    int8_conv, int8_conv_gemm, int8_depthwise_conv, int8_fully_connected, int8_quantize,
+    int8_softmax)
+from kernels.int8_conv_gemm import gemm_dtype, weights_matrix
+from tinykws.int8 import conv, depthwise_conv, fully_connected, quantize, softmax
 from tinykws.int8.quantize_multiplier import quantize_multipliers
 from tinykws.int8.reshape import reshape
-from tinykws.int8.softmax import softmax, softmax_params
+from tinykws.int8.softmax import softmax_params
+from tinykws.padding import PaddingValues, compute_out_size, compute_padding_with_offset
 
 seeds = st.integers(0, 2 ** 32 - 1)
 
 
 def test_padding_and_output_size_of_tinyconv():
     # 49 x 40 input, 10 x 8 filter, stride 2, SAME: 25 x 20 out, pad 4 rows / 3 columns.
-    assert output_size("SAME", 49, 10, 2) == 25 and output_size("SAME", 40, 8, 2) == 20
-    assert compute_padding(2, 1, 49, 10, 25) == 4  # (24*2 + 10 - 49) // 2 = 9 // 2
-    assert compute_padding(2, 1, 40, 8, 20) == 3  # (19*2 + 8 - 40) // 2 = 6 // 2
-    assert output_size("VALID", 49, 10, 2) == 20
+    assert compute_out_size("SAME", 49, 10, 2) == 25 and compute_out_size("SAME", 40, 8, 2) == 20
+    assert compute_padding_with_offset(2, 1, 49, 10, 25) == (4, 1)  # 24*2 + 10 - 49 = 9 = 4+4+1
+    assert compute_padding_with_offset(2, 1, 40, 8, 20) == (3, 0)  # 19*2 + 8 - 40 = 6 = 3+3
+    assert compute_out_size("VALID", 49, 10, 2) == 20
 
 
 def test_conv_one_by_one_identity_is_requantization():
@@ -43,10 +43,12 @@ def test_conv_one_by_one_identity_is_requantization():
     """
     x = np.array([-128, -3, -1, 0, 1, 3, 127], np.int8).reshape(1, 1, 7, 1)
     multiplier, shift = quantize_multipliers([0.5])
-    y = conv2d_per_channel(x, np.ones((1, 1, 1, 1), np.int8), None, input_offset=0,
-                           output_offset=0, output_multiplier=multiplier, output_shift=shift,
-                           output_activation_min=-128, output_activation_max=127,
-                           stride_h=1, stride_w=1, pad_h=0, pad_w=0, out_h=1, out_w=7)
+    y = conv.conv_per_channel(x, np.ones((1, 1, 1, 1), np.int8), None, input_offset=0,
+                              output_offset=0, output_multiplier=multiplier, output_shift=shift,
+                              quantized_activation_min=-128, quantized_activation_max=127,
+                              stride_width=1, stride_height=1, dilation_width_factor=1,
+                              dilation_height_factor=1, padding_values=PaddingValues(0, 0),
+                              output_height=1, output_width=7)
     assert y.ravel().tolist() == [-64, -1, 0, 0, 1, 2, 64]
 
 
@@ -54,11 +56,13 @@ def test_conv_padding_taps_contribute_nothing():
     """SAME 3x3 box filter on a 1x1 image: only the centre tap is inside."""
     x = np.array([[[[10]]]], np.int8)
     multiplier, shift = quantize_multipliers([1.0])
-    y = conv2d_per_channel(x, np.ones((1, 3, 3, 1), np.int8), np.array([0], np.int32),
-                           input_offset=5, output_offset=0, output_multiplier=multiplier,
-                           output_shift=shift, output_activation_min=-128,
-                           output_activation_max=127, stride_h=1, stride_w=1, pad_h=1,
-                           pad_w=1, out_h=1, out_w=1)
+    y = conv.conv_per_channel(x, np.ones((1, 3, 3, 1), np.int8), np.array([0], np.int32),
+                              input_offset=5, output_offset=0, output_multiplier=multiplier,
+                              output_shift=shift, quantized_activation_min=-128,
+                              quantized_activation_max=127, stride_width=1, stride_height=1,
+                              dilation_width_factor=1, dilation_height_factor=1,
+                              padding_values=PaddingValues(1, 1, 1, 1), output_height=1,
+                              output_width=1)
     assert y.item() == 15  # 1 * (10 + 5); the 8 padded taps add 0, not 8 * 5
 
 
@@ -66,10 +70,10 @@ def test_fully_connected_hand_value():
     x = np.array([[1, 2, 3]], np.int8)
     w = np.array([[1, 1, 1], [1, -1, 0]], np.int8)
     multiplier, shift = quantize_multipliers([0.25])
-    y = fully_connected(x, w, np.array([2, 0], np.int32), input_offset=1, filter_offset=0,
-                        output_offset=-1, output_multiplier=multiplier[0],
-                        output_shift=shift[0], output_activation_min=-128,
-                        output_activation_max=127)
+    y = fully_connected.fully_connected(
+        x, w, np.array([2, 0], np.int32), input_offset=1, weights_offset=0, output_offset=-1,
+        output_multiplier=multiplier[0], output_shift=shift[0], quantized_activation_min=-128,
+        quantized_activation_max=127)
     # acc = (2+3+4) + 2 = 11 -> 11/4 = 2.75 -> 3 -> 2 ; (2-3) = -1 -> -0.25 -> 0 -> -1
     assert y.tolist() == [[2, -1]]
 
@@ -78,7 +82,7 @@ def test_softmax_close_to_float_softmax():
     rng = np.random.default_rng(0)
     x = rng.integers(-128, 128, (500, 6)).astype(np.int8)
     scale, zp = 0.1, 3
-    y = softmax(x, *softmax_params(scale))
+    y = softmax.softmax(x, *softmax_params(scale))
     real = (x.astype(np.float64) - zp) * np.float32(scale)
     p = np.exp(real - real.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
@@ -86,26 +90,28 @@ def test_softmax_close_to_float_softmax():
 
 
 def test_softmax_equal_inputs_share_probability():
-    y = softmax(np.full((1, 4), 7, np.int8), *softmax_params(0.5))
+    y = softmax.softmax(np.full((1, 4), 7, np.int8), *softmax_params(0.5))
     assert y.tolist() == [[-64] * 4]  # 1/4 = 64/256 -> 64 - 128
 
 
 def test_quantize_rounds_half_away_from_zero():
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5], np.float32)
-    assert quantize(x, 1.0, 0).tolist() == [1, 2, 3, -1, -2, -3]
-    np.testing.assert_array_equal(quantize_kernel(x, np.float32(1.0), 0), quantize(x, 1.0, 0))
+    assert quantize.affine_quantize(x, 1.0, 0).tolist() == [1, 2, 3, -1, -2, -3]
+    np.testing.assert_array_equal(int8_quantize.affine_quantize(x, 1.0, 0),
+                                  quantize.affine_quantize(x, 1.0, 0))
 
 
 def test_dequantize_hand_value():
-    assert dequantize(np.array([-128, 0, 5], np.int8), 0.5, 5).tolist() == [-66.5, -2.5, 0.0]
+    q = np.array([-128, 0, 5], np.int8)
+    assert quantize.dequantize(q, 0.5, 5).tolist() == [-66.5, -2.5, 0.0]
 
 
 def test_reshape_keeps_bytes_and_replaces_batch():
     x = np.arange(24, dtype=np.int8).reshape(2, 3, 4, 1)
-    y = reshape(x, (1, 12), batch=2)
+    y = reshape(x, (1, 12))
     assert y.shape == (2, 12) and y.tobytes() == x.tobytes()
     with pytest.raises(ValueError):
-        reshape(x, (1, 5), batch=2)
+        reshape(x, (1, 5))
 
 
 def random_multipliers(rng, n):
@@ -122,14 +128,12 @@ def test_conv_kernel_equals_reference(seed, stride, dilation):
     b = rng.integers(-9999, 9999, c_out).astype(np.int32)
     m, s = random_multipliers(rng, c_out)
     padding = "SAME" if seed % 2 else "VALID"
-    oh = output_size(padding, h, kh, stride, dilation)
-    ow = output_size(padding, w, kw, stride, dilation)
-    ph = compute_padding(stride, dilation, h, kh, oh) if padding == "SAME" else 0
-    pw = compute_padding(stride, dilation, w, kw, ow) if padding == "SAME" else 0
-    args = (int(rng.integers(-128, 128)), int(rng.integers(-128, 128)), m, s, -100, 120,
-            stride, stride, ph, pw, oh, ow, dilation, dilation)
-    np.testing.assert_array_equal(conv_per_channel(x, f, b, *args),
-                                  conv2d_per_channel(x, f, b, *args))
+    args = dict(conv_geometry(padding, h, w, kh, kw, stride, dilation),
+                input_offset=int(rng.integers(-128, 128)),
+                output_offset=int(rng.integers(-128, 128)), output_multiplier=m, output_shift=s,
+                quantized_activation_min=-100, quantized_activation_max=120)
+    np.testing.assert_array_equal(int8_conv.conv_per_channel(x, f, b, **args),
+                                  conv.conv_per_channel(x, f, b, **args))
 
 
 @settings(max_examples=60)
@@ -143,16 +147,13 @@ def test_conv_gemm_path_equals_reference(seed, stride, dilation, padding, batch)
     f = rng.integers(-128, 128, (c_out, kh, kw, c_in)).astype(np.int8)
     b = rng.integers(-99999, 99999, c_out).astype(np.int32)
     m, s = random_multipliers(rng, c_out)
-    oh = output_size(padding, h, kh, stride, dilation)
-    ow = output_size(padding, w, kw, stride, dilation)
-    ph = compute_padding(stride, dilation, h, kh, oh) if padding == "SAME" else 0
-    pw = compute_padding(stride, dilation, w, kw, ow) if padding == "SAME" else 0
-    offsets = (int(rng.integers(-127, 129)), int(rng.integers(-128, 128)))
-    expected = conv2d_per_channel(x, f, b, *offsets, m, s, -128, 127, stride, stride, ph, pw,
-                                  oh, ow, dilation, dilation)
-    got = conv_per_channel_gemm(x, weights_matrix(f, gemm_dtype(f)), b, *offsets, m, s,
-                                -128, 127, kh, kw, stride, stride, ph, pw, oh, ow, dilation,
-                                dilation)
+    args = dict(conv_geometry(padding, h, w, kh, kw, stride, dilation),
+                input_offset=int(rng.integers(-127, 129)),
+                output_offset=int(rng.integers(-128, 128)), output_multiplier=m, output_shift=s,
+                quantized_activation_min=-128, quantized_activation_max=127)
+    expected = conv.conv_per_channel(x, f, b, **args)
+    got = int8_conv_gemm.conv_per_channel_gemm(x, f, b, **args,
+                                               filter_matrix=weights_matrix(f, gemm_dtype(f)))
     np.testing.assert_array_equal(got, expected)
 
 
@@ -166,9 +167,12 @@ def test_gemm_dtype_keeps_every_partial_sum_exact():
     f = np.full((1, 40, 40, 1), -128, np.int8)  # 1600 taps, sums up to 5.2e7 > 2**24
     x = rng.choice(np.array([-128, 127], np.int8), (1, 40, 40, 1))
     m, s = quantize_multipliers([2.0 ** -18])
-    expected = conv2d_per_channel(x, f, None, 127, 0, m, s, -128, 127, 1, 1, 0, 0, 1, 1)
-    got = conv_per_channel_gemm(x, weights_matrix(f, gemm_dtype(f)), np.zeros(1, np.int32),
-                                127, 0, m, s, -128, 127, 40, 40, 1, 1, 0, 0, 1, 1)
+    args = dict(conv_geometry("VALID", 40, 40, 40, 40, 1), input_offset=127, output_offset=0,
+                output_multiplier=m, output_shift=s, quantized_activation_min=-128,
+                quantized_activation_max=127)
+    expected = conv.conv_per_channel(x, f, None, **args)
+    got = int8_conv_gemm.conv_per_channel_gemm(x, f, np.zeros(1, np.int32), **args,
+                                filter_matrix=weights_matrix(f, gemm_dtype(f)))
     np.testing.assert_array_equal(got, expected)
     exact_sum = int((x.astype(np.int64) + 127).ravel() @ f.astype(np.int64).ravel())
     assert abs(exact_sum) > 2 ** 24  # a float32 GEMM would not have been safe here
@@ -185,12 +189,12 @@ def test_depthwise_kernel_equals_reference(seed, stride, multiplier):
     f = rng.integers(-127, 128, (1, kh, kw, c_out)).astype(np.int8)
     b = rng.integers(-9999, 9999, c_out).astype(np.int32)
     m, s = random_multipliers(rng, c_out)
-    oh, ow = output_size("SAME", h, kh, stride), output_size("SAME", w, kw, stride)
-    args = (multiplier, int(rng.integers(-128, 128)), int(rng.integers(-128, 128)), m, s,
-            -128, 127, stride, stride, compute_padding(stride, 1, h, kh, oh),
-            compute_padding(stride, 1, w, kw, ow), oh, ow, 1, 1)
-    np.testing.assert_array_equal(depthwise_conv_per_channel(x, f, b, *args),
-                                  depthwise_conv2d_per_channel(x, f, b, *args))
+    args = dict(conv_geometry("SAME", h, w, kh, kw, stride), depth_multiplier=multiplier,
+                input_offset=int(rng.integers(-128, 128)),
+                output_offset=int(rng.integers(-128, 128)), output_multiplier=m, output_shift=s,
+                quantized_activation_min=-128, quantized_activation_max=127)
+    np.testing.assert_array_equal(int8_depthwise_conv.depthwise_conv_per_channel(x, f, b, **args),
+                                  depthwise_conv.depthwise_conv_per_channel(x, f, b, **args))
 
 
 @settings(max_examples=60)
@@ -201,10 +205,11 @@ def test_fully_connected_kernel_equals_reference(seed, per_channel):
     f = rng.integers(-127, 128, (6, 50)).astype(np.int8)
     b = rng.integers(-9999, 9999, 6).astype(np.int32)
     m, s = random_multipliers(rng, 6 if per_channel else 1)
-    filter_offset = 0 if per_channel else int(rng.integers(-3, 4))
-    args = (int(rng.integers(-128, 128)), filter_offset, int(rng.integers(-128, 128)))
-    np.testing.assert_array_equal(fc_kernel(x, f, b, *args, m, s, -128, 127),
-                                  fully_connected(x, f, b, *args, m, s, -128, 127))
+    weights_offset = 0 if per_channel else int(rng.integers(-3, 4))
+    args = (int(rng.integers(-128, 128)), weights_offset, int(rng.integers(-128, 128)))
+    np.testing.assert_array_equal(int8_fully_connected.fully_connected(x, f, b, *args, m, s,
+                                                                       -128, 127),
+                                  fully_connected.fully_connected(x, f, b, *args, m, s, -128, 127))
 
 
 @settings(max_examples=60)
@@ -213,7 +218,7 @@ def test_softmax_kernel_equals_reference(seed, log2_scale, depth):
     rng = np.random.default_rng(seed)
     x = rng.integers(-128, 128, (20, depth)).astype(np.int8)
     params = softmax_params(float(np.float32(2.0 ** log2_scale)))
-    np.testing.assert_array_equal(softmax_kernel(x, *params), softmax(x, *params))
+    np.testing.assert_array_equal(int8_softmax.softmax(x, *params), softmax.softmax(x, *params))
 
 
 @settings(max_examples=60)
@@ -222,10 +227,11 @@ def test_quantize_kernels_equal_reference(seed, log2_scale, zp):
     rng = np.random.default_rng(seed)
     scale = float(np.float32(2.0 ** log2_scale))
     x = (rng.normal(0, 100, 300) * scale).astype(np.float32)
-    np.testing.assert_array_equal(quantize_kernel(x, np.float32(scale), zp),
-                                  quantize(x, scale, zp))
+    np.testing.assert_array_equal(int8_quantize.affine_quantize(x, scale, zp),
+                                  quantize.affine_quantize(x, scale, zp))
     q = rng.integers(-128, 128, 300).astype(np.int8)
-    np.testing.assert_array_equal(dequantize_kernel(q, scale, zp), dequantize(q, scale, zp))
-    m, s = requantize_params(scale, scale * 3.7)
-    np.testing.assert_array_equal(requantize_kernel(q, zp, -zp // 2, m, s),
-                                  requantize(q, zp, -zp // 2, m, s))
+    np.testing.assert_array_equal(int8_quantize.dequantize(q, scale, zp),
+                                  quantize.dequantize(q, scale, zp))
+    m, s = quantize.requantize_params(scale, scale * 3.7)
+    np.testing.assert_array_equal(int8_quantize.requantize(q, zp, -zp // 2, m, s),
+                                  quantize.requantize(q, zp, -zp // 2, m, s))

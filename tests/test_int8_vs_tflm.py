@@ -21,10 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinykws.int8.conv import output_size
-from tinykws.int8.depthwise_conv import conv_as_depthwise
+from tinykws.convert.depthwise import conv_as_depthwise
 from tinykws.int8.quantize_multiplier import activation_range
 from tinykws.int8.runtime import Int8Runtime
+from tinykws.padding import compute_out_size
 from tinykws.tflite.model import Graph, Operator, Tensor
 from tinykws.tflite.reader import parse_tflite, read_tflite
 from tinykws.tflite.writer import serialize_tflite
@@ -104,7 +104,7 @@ def feature_like_inputs(rng, n: int, scale: float, zero_point: int) -> np.ndarra
     extreme examples: all zero point, all -128, all 127, one impulse.
     Returns (n + 4, 49, 40, 1) int8.
     """
-    from tinykws.int8.quantize import quantize
+    from tinykws.int8.quantize import affine_quantize
 
     t = np.arange(49)[:, None]  # (49, 1) frames
     f = np.arange(40)[None, :]  # (1, 40) channels
@@ -119,7 +119,7 @@ def feature_like_inputs(rng, n: int, scale: float, zero_point: int) -> np.ndarra
             harmonics = 0.5 + 0.5 * np.cos(2 * np.pi * f / pitch)  # (1, 40)
             x = x + rng.uniform(4, 16) * envelope * harmonics
         features.append(np.clip(x, 0, 25.99))
-    q = quantize(np.array(features, np.float32), scale, zero_point)  # (n, 49, 40) int8
+    q = affine_quantize(np.array(features, np.float32), scale, zero_point)  # (n, 49, 40) int8
     impulse = np.full((49, 40), -128, np.int8)
     impulse[24, 20] = 127
     extremes = np.stack([np.full((49, 40), zero_point, np.int8), np.full((49, 40), -128, np.int8),
@@ -428,8 +428,8 @@ def conv_cases(draw, depthwise: bool):
     taps = kh * kw * (1 if depthwise else c_in)
     q = layer_quant(draw, rng, c_out, draw(st.booleans()) or c_out == 1, taps)
     activation = draw(activations)
-    out_h = output_size(padding, h, kh, stride_h, dilation_h)
-    out_w = output_size(padding, w, kw, stride_w, dilation_w)
+    out_h = compute_out_size(padding, h, kh, stride_h, dilation_h)
+    out_w = compute_out_size(padding, w, kw, stride_w, dilation_w)
     if depthwise:
         w_shape, axis = (1, kh, kw, c_out), 3
     else:

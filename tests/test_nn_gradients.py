@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinykws.nn.conv import Conv2D, output_size
+from tinykws.nn.conv import Conv2D
+from tinykws.padding import compute_out_size, compute_padding_with_offset
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.loss import softmax_cross_entropy
 
@@ -142,7 +143,9 @@ def test_softmax_cross_entropy_gradient_matches_finite_differences(n, k, seed):
     (4, 1, 3, (2, 0, 0)),
 ])
 def test_same_padding_is_tensorflows_split(size, kernel, stride, expected):
-    assert output_size(size, kernel, stride, "SAME") == expected
+    out = compute_out_size("SAME", size, kernel, stride)
+    before, offset = compute_padding_with_offset(stride, 1, size, kernel, out)
+    assert (out, before, before + offset) == expected
 
 
 def test_conv2d_matches_a_direct_loop():
@@ -152,8 +155,9 @@ def test_conv2d_matches_a_direct_loop():
     layer.params["bias"][...] = rng.normal(0, 1, 3)
     x = rng.normal(0, 1, (1, 5, 4, 2)).astype(np.float32)
     y = layer.forward(x)
-    oh, top, _ = output_size(5, 3, 2, "SAME")
-    ow, left, _ = output_size(4, 2, 1, "SAME")
+    oh, ow = compute_out_size("SAME", 5, 3, 2), compute_out_size("SAME", 4, 2, 1)
+    (top, _), (left, _) = (compute_padding_with_offset(2, 1, 5, 3, oh),
+                           compute_padding_with_offset(1, 1, 4, 2, ow))
     ref = np.zeros((1, oh, ow, 3))
     for o in range(3):
         for i in range(oh):

@@ -2,7 +2,9 @@
 
 import json
 
+import pytest
 from fixtures import make_test_set, make_training_set
+
 from tinykws.data.synth import PLAN_FILE
 from tinykws.report.build import ReportSettings, build_report, data_fingerprint
 from tinykws.train.metrics import proportion
@@ -13,13 +15,29 @@ def _stage_result(root, name: str) -> dict:
     return json.loads(done.read_text())["result"]
 
 
-def test_report_builds_then_reuses_every_stage(tmp_path):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A quick report, built once: (its root, its settings, the text of index.md)."""
+    tmp_path = tmp_path_factory.mktemp("report")
     data = make_training_set(tmp_path / "data", {"yes": 50, "no": 50, "up": 15})
     real = make_test_set(tmp_path / "real", words=("yes", "no"), n_speakers=4, n_silence=2)
     settings = ReportSettings(tmp_path / "report", data=str(data), real=str(real), quick=True,
                               train_steps=20, finetune_steps=4)
     index = build_report(settings, progress=False)
-    text = index.read_text()
+    return tmp_path, settings, index.read_text()
+
+
+def test_report_says_the_int8_model_is_bit_exact_in_tflite_micro(built):
+    pytest.importorskip("tflite_micro", reason="tflite-micro not installed")
+    tmp_path, _, text = built
+    tflm = _stage_result(tmp_path / "report", "convert")["tflm"]
+    assert tflm["bit_exact"] and tflm["mismatches"] == 0 and tflm["examples"] > 0
+    assert f"bit for bit the same outputs on all {tflm['examples']} test clips" in text
+
+
+def test_report_builds_then_reuses_every_stage(built):
+    tmp_path, settings, text = built
+    index = tmp_path / "report" / "index.md"
     manifest = json.loads((tmp_path / "report" / "manifest.json").read_text())
     train_dir = next((tmp_path / "report" / "stages").glob("train-*"))
     metrics = json.loads((train_dir / "metrics.json").read_text())
@@ -41,10 +59,6 @@ def test_report_builds_then_reuses_every_stage(tmp_path):
     prune = _stage_result(tmp_path / "report", "prune")
     assert len(prune["unstructured"]) == 12 and len(prune["structured"]) == 14
     assert f"| unpruned | {prune['baseline']['nonzero_params']:,} |" in text
-    tflm = _stage_result(tmp_path / "report", "convert")["tflm"]
-    if tflm is not None:
-        assert tflm["bit_exact"]
-        assert f"bit for bit the same outputs on all {tflm['examples']} test clips" in text
     mcu = _stage_result(tmp_path / "report", "mcu")
     assert f"| network | {mcu['reference']['network_ms']:.1f} ms | {mcu['cmsis-nn']['network_ms']:.1f} ms |" in text
     for line in text.splitlines():
@@ -66,6 +80,7 @@ def test_report_builds_then_reuses_every_stage(tmp_path):
     third = json.loads((tmp_path / "report" / "manifest.json").read_text())
     assert [s["name"] for s in third["stages"] if not s["cached"]] == ["convert"]
     assert model.read_bytes() == whole and index.read_text() == text
+
 
 def test_the_data_fingerprint_changes_with_a_synthetic_plan_of_same_size_clips(tmp_path):
     # every synthetic clip is 1 s, so names and sizes alone would not see a new recipe

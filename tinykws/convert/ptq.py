@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinykws.int8.depthwise_conv import conv_as_depthwise
+from tinykws.convert.depthwise import conv_as_depthwise
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import Sequential

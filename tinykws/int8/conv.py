@@ -8,82 +8,154 @@ position and output channel::
     acc += bias[out_c]
     acc  = MultiplyByQuantizedMultiplier(acc, output_multiplier[out_c], output_shift[out_c])
     acc += output_offset
-    out  = clamp(acc, output_activation_min, output_activation_max)
+    out  = clamp(acc, quantized_activation_min, quantized_activation_max)
 
 with ``input_offset = -input_zero_point`` and ``output_offset =
 output_zero_point``. Taps falling in the padding are *skipped*, which is the
 same as padding ``input + input_offset`` with zeros (what this vectorised
-reference does). Weights are symmetric (zero point 0). Padding follows
-``ComputePaddingHeightWidth`` (``kernels/padding.h``): SAME pads
-``((out - 1) * stride + effective_filter - in) // 2`` before (the odd extra
-pixel goes after), VALID pads nothing.
+reference does). Weights are symmetric (zero point 0). Padding and output
+size are TFLite's ``ComputePaddingHeightWidth`` (:mod:`tinykws.padding`).
+
+The op, as every op of :mod:`tinykws.int8.runtime`:
+
+- :class:`ConvParams`, TFLM's ``ConvParams`` plus the constant tensors the
+  kernel reads, worked out once by :func:`prepare`;
+- :func:`conv_per_channel`, the NumPy reference, and
+  :func:`kernels.int8_conv.conv_per_channel`, the Numba kernel: the same
+  name, the same arguments (the fields of :class:`ConvParams`), the same bits;
+- :func:`gemm`, the exact im2col + GEMM path (:mod:`kernels.int8_conv_gemm`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 import numpy as np
 
-from tinykws.int8.quantize_multiplier import multiply_by_quantized_multiplier
+from kernels import int8_conv_gemm
+from tinykws.int8 import kernel_util
+from tinykws.int8.quantize_multiplier import (
+    activation_range, conv_output_multipliers, output_stage)
+from tinykws.padding import PaddingValues, compute_padding_height_width
+from tinykws.tflite.model import Graph, Operator
 
 
-def output_size(padding: str, in_size: int, filter_size: int, stride: int,
-                dilation: int = 1) -> int:
-    """``ComputeOutSize``: spatial output length for SAME or VALID padding."""
-    effective = (filter_size - 1) * dilation + 1
-    if padding == "SAME":
-        return (in_size + stride - 1) // stride
-    if padding == "VALID":
-        return (in_size + stride - effective) // stride
-    raise ValueError(f"unknown padding {padding!r}")
+@dataclass(frozen=True, eq=False)
+class ConvParams:
+    """TFLM's ``ConvParams`` (``kernels/internal/types.h``) for the per-channel kernel.
+
+    TFLM also carries ``weights_offset``, which ``ConvPerChannel`` ignores:
+    int8 weights are symmetric. ``output_height`` / ``output_width`` are the
+    output tensor's, which TFLM reads from its shape.
+    """
+
+    filter_data: np.ndarray  # (C_out, KH, KW, C_in) int8
+    bias_data: np.ndarray  # (C_out,) int32, zeros if the model has none
+    padding_values: PaddingValues
+    stride_width: int
+    stride_height: int
+    dilation_width_factor: int
+    dilation_height_factor: int
+    input_offset: int  # -input_zero_point
+    output_offset: int  # output_zero_point
+    output_multiplier: np.ndarray  # (C_out,) int32, one per output channel
+    output_shift: np.ndarray  # (C_out,) int32
+    quantized_activation_min: int
+    quantized_activation_max: int
+    output_height: int
+    output_width: int
 
 
-def compute_padding(stride: int, dilation: int, in_size: int, filter_size: int,
-                    out_size: int) -> int:
-    """``ComputePadding``: pixels of padding before the first input row/column."""
-    effective = (filter_size - 1) * dilation + 1
-    total = (out_size - 1) * stride + effective - in_size
-    return max(int(total / 2), 0)  # C's truncating division, then clamp at 0
+def conv_fields(graph: Graph, op: Operator) -> dict:
+    """The fields CONV_2D and DEPTHWISE_CONV_2D prepare alike (TFLM's conv / depthwise Prepare).
+
+    Checks the shape rules TFLM's Prepare enforces (ValueError), then works
+    out padding, per-channel multipliers and the activation range.
+    """
+    kernel_util.require_int8(graph, op, (op.inputs[0], op.inputs[1], op.outputs[0]))
+    in_t, w_t, out_t = (graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]],
+                        graph.tensors[op.outputs[0]])
+    if len(in_t.shape) != 4 or len(w_t.shape) != 4 or len(out_t.shape) != 4:
+        raise ValueError(f"needs 4-D input, weights and output, got {in_t.shape}, "
+                         f"{w_t.shape}, {out_t.shape}")
+    o = op.options
+    if op.op == "CONV_2D":
+        channels_ok = w_t.shape[3] == in_t.shape[3] and w_t.shape[0] == out_t.shape[3]
+    else:
+        channels_ok = (w_t.shape[0] == 1 and w_t.shape[3] == out_t.shape[3]
+                       == in_t.shape[3] * o["depth_multiplier"])
+    padding_values, out_h, out_w = compute_padding_height_width(
+        o["padding"], o["stride_h"], o["stride_w"], o["dilation_h"], o["dilation_w"],
+        in_t.shape[1], in_t.shape[2], w_t.shape[1], w_t.shape[2])
+    channels = out_t.shape[3]
+    if len(w_t.scale) not in (1, channels):
+        raise ValueError(f"weights have {len(w_t.scale)} scales for {channels} channels")
+    if not channels_ok or tuple(out_t.shape[1:3]) != (out_h, out_w):
+        raise ValueError(f"input {in_t.shape}, weights {w_t.shape} and output {out_t.shape} "
+                         f"do not fit (expected output size {(out_h, out_w)})")
+    in_scale, in_zp = kernel_util.single_quantization(graph, op.inputs[0])
+    out_scale, out_zp = kernel_util.single_quantization(graph, op.outputs[0])
+    multiplier, shift = conv_output_multipliers(in_scale, w_t.scale, out_scale, channels)
+    act_min, act_max = activation_range(o["activation"], out_scale, out_zp)
+    return dict(bias_data=kernel_util.bias_or_zeros(graph, op, channels),
+                padding_values=padding_values, stride_width=o["stride_w"],
+                stride_height=o["stride_h"], dilation_width_factor=o["dilation_w"],
+                dilation_height_factor=o["dilation_h"], input_offset=-in_zp,
+                output_offset=out_zp, output_multiplier=multiplier, output_shift=shift,
+                quantized_activation_min=act_min, quantized_activation_max=act_max,
+                output_height=out_h, output_width=out_w)
 
 
-def conv2d_per_channel(x: np.ndarray, filters: np.ndarray, bias: np.ndarray | None,
-                       input_offset: int, output_offset: int,
-                       output_multiplier: np.ndarray, output_shift: np.ndarray,
-                       output_activation_min: int, output_activation_max: int,
-                       stride_h: int, stride_w: int, pad_h: int, pad_w: int,
-                       out_h: int, out_w: int, dilation_h: int = 1,
-                       dilation_w: int = 1) -> np.ndarray:
+def prepare(graph: Graph, op: Operator) -> ConvParams:
+    """:class:`ConvParams` of a CONV_2D, as TFLM's ``ConvPrepare`` computes them."""
+    return ConvParams(filter_data=graph.constant(op.inputs[1]), **conv_fields(graph, op))
+
+
+def conv_per_channel(input_data: np.ndarray, filter_data: np.ndarray,
+                     bias_data: np.ndarray | None, padding_values: PaddingValues,
+                     stride_width: int, stride_height: int, dilation_width_factor: int,
+                     dilation_height_factor: int, input_offset: int, output_offset: int,
+                     output_multiplier: np.ndarray, output_shift: np.ndarray,
+                     quantized_activation_min: int, quantized_activation_max: int,
+                     output_height: int, output_width: int) -> np.ndarray:
     """Int8 convolution with one (multiplier, shift) per output channel.
 
-    Parameters
-    ----------
-    x : (N, H, W, C_in) int8 input.
-    filters : (C_out, KH, KW, C_in) int8 weights.
-    bias : (C_out,) int32 or None.
-    output_multiplier, output_shift : (C_out,) int32, from
-        :func:`~tinykws.int8.quantize_multiplier.conv_output_multipliers`.
-
-    Returns (N, out_h, out_w, C_out) int8.
+    input_data : (N, H, W, C_in) int8; filter_data : (C_out, KH, KW, C_in) int8;
+    bias_data : (C_out,) int32 or None; output_multiplier, output_shift :
+    (C_out,) int32 (:func:`~tinykws.int8.quantize_multiplier.conv_output_multipliers`).
+    Returns (N, output_height, output_width, C_out) int8.
     """
-    n, h, w, c_in = x.shape
-    c_out, kh, kw, _ = filters.shape
-    # Padded region holds 0 == (input_zero_point + input_offset): the skipped taps.
-    shifted = x.astype(np.int64) + input_offset  # (N, H, W, C_in) int64
-    eff_h, eff_w = (kh - 1) * dilation_h + 1, (kw - 1) * dilation_w + 1
-    need_h = (out_h - 1) * stride_h + eff_h
-    need_w = (out_w - 1) * stride_w + eff_w
-    padded = np.zeros((n, max(need_h, pad_h + h), max(need_w, pad_w + w), c_in), np.int64)
-    padded[:, pad_h:pad_h + h, pad_w:pad_w + w, :] = shifted
-    w64 = filters.astype(np.int64)  # (C_out, KH, KW, C_in) int64
-    acc = np.zeros((n, out_h, out_w, c_out), np.int64)  # int32 in TFLM; no overflow here
+    _, kh, kw, _ = filter_data.shape
+    p = padding_values
+    # padded: (N, H + 2 * height + height_offset, W + ..., C_in) int64; its border
+    # holds 0 == input_zero_point + input_offset, TFLM's skipped taps.
+    padded = np.pad(input_data.astype(np.int64) + input_offset,
+                    ((0, 0), (p.height, p.height + p.height_offset),
+                     (p.width, p.width + p.width_offset), (0, 0)))
+    w64 = filter_data.astype(np.int64)  # (C_out, KH, KW, C_in) int64
+    acc = np.zeros(padded.shape[:1] + (output_height, output_width, filter_data.shape[0]),
+                   np.int64)  # int32 in TFLM: see output_stage for why int64 gives its bits
     for fy in range(kh):
         for fx in range(kw):
-            y0, x0 = fy * dilation_h, fx * dilation_w
-            patch = padded[:, y0:y0 + (out_h - 1) * stride_h + 1:stride_h,
-                           x0:x0 + (out_w - 1) * stride_w + 1:stride_w, :]  # (N, oh, ow, C_in)
-            acc += patch @ w64[:, fy, fx, :].T
-    if bias is not None:
-        acc += bias.astype(np.int64)
-    acc = multiply_by_quantized_multiplier(acc, output_multiplier.astype(np.int64),
-                                           output_shift.astype(np.int64))
-    acc += output_offset
-    return np.clip(acc, output_activation_min, output_activation_max).astype(np.int8)
+            y0, x0 = fy * dilation_height_factor, fx * dilation_width_factor
+            patch = padded[:, y0:y0 + (output_height - 1) * stride_height + 1:stride_height,
+                           x0:x0 + (output_width - 1) * stride_width + 1:stride_width, :]
+            acc += patch @ w64[:, fy, fx, :].T  # patch: (N, oh, ow, C_in)
+    return output_stage(acc, bias_data, output_multiplier, output_shift, output_offset,
+                        quantized_activation_min, quantized_activation_max)
+
+
+def gemm(params: ConvParams):
+    """The exact im2col + GEMM path for ``params``: a function of the input, or None.
+
+    None when no float type sums these weights exactly
+    (:func:`kernels.int8_conv_gemm.gemm_dtype`); the weight matrix is built
+    once, here.
+    """
+    dtype = int8_conv_gemm.gemm_dtype(params.filter_data)
+    if dtype is None:
+        return None
+    return partial(int8_conv_gemm.conv_per_channel_gemm,
+                   filter_matrix=int8_conv_gemm.weights_matrix(params.filter_data, dtype),
+                   **vars(params))

@@ -161,7 +161,7 @@ def fc_per_tensor_multiplier(input_scale: float, filter_scale: float,
 
 def activation_range(activation: str, scale: float, zero_point: int,
                      qmin: int = -128, qmax: int = 127) -> tuple[int, int]:
-    """(output_activation_min, output_activation_max) as ``CalculateActivationRangeQuantized``.
+    """(quantized_activation_min, quantized_activation_max) as ``CalculateActivationRangeQuantized``.
 
     The fused activation's real bounds (0 for RELU, 6 for RELU6, -1/1 for
     RELU_N1_TO_1) are quantized with the output's scale: ``round(f / scale)``
@@ -180,3 +180,27 @@ def activation_range(activation: str, scale: float, zero_point: int,
     if activation == "RELU_N1_TO_1":
         return max(qmin, quantize(-1.0)), min(qmax, quantize(1.0))
     raise ValueError(f"unknown fused activation {activation!r}")
+
+
+def output_stage(acc, bias_data, output_multiplier, output_shift, output_offset: int,
+                 quantized_activation_min: int, quantized_activation_max: int) -> np.ndarray:
+    """TFLM's int8 epilogue: + bias, ``MultiplyByQuantizedMultiplier``, + output_offset, clamp.
+
+    acc : (..., C_out) integer accumulators (last axis the output channel);
+    bias_data : (C_out,) int32 or None; output_multiplier, output_shift :
+    (C_out,) per channel or (1,) per tensor. Returns int8 of acc's shape.
+
+    Accumulators: TFLM sums in int32. The NumPy references sum in int64 and
+    the Numba kernels in int32; both give TFLM's bits, because
+    :func:`multiply_by_quantized_multiplier` wraps its input to int32 first
+    and a sum wrapped once at the end equals the sum wrapped at every step
+    (arithmetic modulo 2**32). And with int8 operands a sum of up to 65,793
+    taps cannot wrap at all (``|filter * (input + offset)| <= 128 * 255``).
+    """
+    acc = np.asarray(acc, np.int64)
+    if bias_data is not None:
+        acc = acc + np.asarray(bias_data, np.int64)
+    acc = multiply_by_quantized_multiplier(acc, np.asarray(output_multiplier, np.int64),
+                                           np.asarray(output_shift, np.int64))
+    acc = acc + output_offset
+    return np.clip(acc, quantized_activation_min, quantized_activation_max).astype(np.int8)

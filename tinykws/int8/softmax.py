@@ -27,16 +27,24 @@ Per row (``x`` int8, ``max`` its maximum), with ``diff = x - max <= 0``:
    clamped to int8; ``-128`` where ``diff < diff_min``.
 
 Every gemmlowp helper is spelled out below on int64 arrays holding int32 values.
+The op's layout is that of every op of :mod:`tinykws.int8.runtime`:
+:class:`SoftmaxParams` from :func:`prepare`, the reference :func:`softmax`
+and its Numba twin :func:`kernels.int8_softmax.softmax`, same arguments.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from tinykws.errors import TinyKWSError
+from tinykws.int8 import kernel_util
 from tinykws.int8.quantize_multiplier import (
     INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier_greater_than_one,
     quantize_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul as srdhm,
     wrap_int32)
+from tinykws.tflite.model import Graph, Operator
 
 SCALED_DIFF_INTEGER_BITS = 5  # kScaledDiffIntegerBits: exp input is Q5.26
 ACCUMULATION_INTEGER_BITS = 12  # kAccumulationIntegerBits: the sum is Q12.19
@@ -54,6 +62,27 @@ def softmax_params(input_scale: float, beta: float = 1.0) -> tuple[int, int, int
     radius = (((1 << SCALED_DIFF_INTEGER_BITS) - 1) * (1 << (31 - SCALED_DIFF_INTEGER_BITS))
               / (1 << left_shift))
     return multiplier, left_shift, -int(np.floor(radius))
+
+
+@dataclass(frozen=True)
+class SoftmaxParams:
+    """The int8 fields of TFLM's ``SoftmaxParams`` (beta is folded into the multiplier)."""
+
+    input_multiplier: int
+    input_left_shift: int
+    diff_min: int
+
+
+def prepare(graph: Graph, op: Operator) -> SoftmaxParams:
+    """:class:`SoftmaxParams` of an int8 SOFTMAX, as TFLM's ``SoftmaxPrepare``."""
+    kernel_util.require_int8(graph, op, (op.inputs[0], op.outputs[0]))
+    kernel_util.check_same_size(graph, op)
+    in_scale, _ = kernel_util.single_quantization(graph, op.inputs[0])
+    out_scale, out_zp = kernel_util.single_quantization(graph, op.outputs[0])
+    if out_zp != -128 or np.float32(out_scale) != np.float32(1 / 256):
+        raise TinyKWSError("int8 SOFTMAX output must have scale 1/256 and zero point -128 "
+                           f"(TFLM requires it), got {out_scale} and {out_zp}")
+    return SoftmaxParams(*softmax_params(in_scale, op.options.get("beta", 1.0)))
 
 
 def _saturating_left_shift(x, exponent: int):
@@ -131,13 +160,13 @@ def get_reciprocal(x, x_integer_digits: int):
     return _one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit
 
 
-def softmax(x: np.ndarray, input_multiplier: int, input_left_shift: int,
+def softmax(input_data: np.ndarray, input_multiplier: int, input_left_shift: int,
             diff_min: int) -> np.ndarray:
     """Int8 softmax over the last axis; output scale 1/256, zero point -128.
 
-    x : (..., depth) int8. Returns the same shape, int8.
+    input_data : (..., depth) int8. Returns the same shape, int8.
     """
-    rows = x.reshape(-1, x.shape[-1]).astype(np.int64)  # (rows, depth) int64
+    rows = input_data.reshape(-1, input_data.shape[-1]).astype(np.int64)  # (rows, depth) int64
     diff = rows - rows.max(axis=1, keepdims=True)  # (rows, depth) <= 0
     inside = diff >= diff_min
     scaled = multiply_by_quantized_multiplier_greater_than_one(
@@ -150,4 +179,4 @@ def softmax(x: np.ndarray, input_multiplier: int, input_left_shift: int,
     exponent = num_bits_over_unit + 31 - 8
     unsat = rounding_divide_by_pot(srdhm(shifted_scale, exp), exponent)
     out = np.where(inside, np.clip(unsat - 128, -128, 127), -128)
-    return out.astype(np.int8).reshape(x.shape)
+    return out.astype(np.int8).reshape(input_data.shape)

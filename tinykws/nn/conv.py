@@ -11,10 +11,10 @@ Shapes (TFLite's layouts, so export needs no transposition):
 convolutions; ``groups == C`` (one input channel each) is a depthwise
 convolution, so one class serves both.
 
-Padding follows TensorFlow: ``VALID`` uses no padding,
-``OH = (H - KH) // stride + 1``; ``SAME`` gives ``OH = ceil(H / stride)`` and pads
-``total = max((OH - 1) * stride + KH - H, 0)`` rows, ``total // 2`` before and
-the rest after (so an odd total puts the extra row at the bottom/right).
+Padding is TensorFlow's and TFLite's, from :mod:`tinykws.padding`: ``VALID``
+uses none, ``OH = (H - KH) // stride + 1``; ``SAME`` gives ``OH = ceil(H / stride)``
+and pads ``total = max((OH - 1) * stride + KH - H, 0)`` rows, ``total // 2``
+before and the rest after (an odd total puts the extra row at the bottom/right).
 
 The computation is im2col: every receptive field becomes a row of a matrix,
 so the convolution is one matrix product per group (BLAS does the work):
@@ -34,24 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.float_conv import conv2d_forward, conv2d_weight_grad
-
-
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
-    """``(out, pad_before, pad_after)`` of TensorFlow's SAME padding along one axis."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return out, total // 2, total - total // 2
-
-
-def output_size(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int, int]:
-    """``(out, pad_before, pad_after)`` along one axis for SAME or VALID."""
-    if padding == "SAME":
-        return same_padding(size, kernel, stride)
-    if padding == "VALID":
-        if size < kernel:
-            raise ValueError(f"VALID convolution needs input {size} >= kernel {kernel}")
-        return (size - kernel) // stride + 1, 0, 0
-    raise ValueError(f"padding must be 'SAME' or 'VALID', not {padding!r}")
+from tinykws.padding import PaddingValues, compute_padding_height_width
 
 
 class Conv2D:
@@ -85,21 +68,22 @@ class Conv2D:
                 "kernel": list(self.kernel), "stride": list(self.stride), "padding": self.padding,
                 "groups": self.groups}
 
-    def _pads(self, h: int, w: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-        """``(out, pad_before, pad_after)`` along height and along width."""
-        return (output_size(h, self.kernel[0], self.stride[0], self.padding),
-                output_size(w, self.kernel[1], self.stride[1], self.padding))
+    def _pads(self, h: int, w: int) -> tuple[PaddingValues, int, int]:
+        """``(padding_values, out_height, out_width)`` of an ``h`` x ``w`` input."""
+        return compute_padding_height_width(self.padding, *self.stride, 1, 1, h, w, *self.kernel)
 
     def output_shape(self, input_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-        (oh, _, _), (ow, _, _) = self._pads(*input_shape[:2])
+        _, oh, ow = self._pads(*input_shape[:2])
         return oh, ow, self.out_channels
 
     def _im2col(self, x: np.ndarray):
         n, h, w, c = x.shape
         kh, kw = self.kernel
         sh, sw = self.stride
-        (oh, top, bottom), (ow, left, right) = self._pads(h, w)
-        xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))  # (N, H+, W+, C)
+        pad, oh, ow = self._pads(h, w)
+        top, left = pad.height, pad.width
+        xp = np.pad(x, ((0, 0), (top, top + pad.height_offset), (left, left + pad.width_offset),
+                        (0, 0)))  # (N, H+, W+, C)
         s = xp.strides
         cols = np.lib.stride_tricks.as_strided(
             xp, shape=(n, oh, ow, kh, kw, c), strides=(s[0], s[1] * sh, s[2] * sw, s[1], s[2], s[3]),
@@ -126,13 +110,14 @@ class Conv2D:
 
     def _forward_numba(self, x: np.ndarray) -> np.ndarray:
         """``forward`` of an ungrouped layer by :func:`kernels.float_conv.conv2d_forward`."""
-        (oh, top, bottom), (ow, left, right) = self._pads(x.shape[1], x.shape[2])
+        pad, oh, ow = self._pads(x.shape[1], x.shape[2])
+        top, left = pad.height, pad.width
         weight = self.effective_weight()  # (O, KH, KW, C)
         y, phases = conv2d_forward(np.ascontiguousarray(x), np.ascontiguousarray(weight),
                                    self.params["bias"].astype(x.dtype), self.stride[0],
-                                   self.stride[1], top, left, oh, ow)  # y: (N, OH, OW, O)
+                                   self.stride[1], pad, oh, ow)  # y: (N, OH, OW, O)
         n, h, w, c = x.shape
-        padded_shape = (n, h + top + bottom, w + left + right, c)
+        padded_shape = (n, h + 2 * top + pad.height_offset, w + 2 * left + pad.width_offset, c)
         # The cache backward reads: the input's stride phases stand in for the im2col matrix.
         self._cache = (phases, x.shape, padded_shape, (top, left), (oh, ow),
                        weight.reshape(1, self.out_channels, -1))

@@ -246,7 +246,7 @@ def time_int8_models(result: dict, out: Path, rounds: int) -> None:
     ``cpu_int8_sparse_us`` (CSR kernels) and ``cpu_int8_best_us``, the faster
     of the two: what a deployment on this CPU would pick for that model.
     """
-    from kernels.int8_tiny_conv import FusedTinyConv
+    from tinykws.int8.fused import FusedTinyConv
     from tinykws.tflite.reader import parse_tflite
     from tinykws.timing import compare
 

@@ -182,9 +182,9 @@ def _convert(train_dir: Path, data: Path, work: Path) -> dict:
 
 
 def _cpu_breakdown(model_path: Path, repeats: int) -> dict:
-    from benchmarks.breakdown import measure
+    from tinykws.timing import clip_stages
 
-    return {"seconds": measure(model_path.read_bytes(), repeats=repeats)}
+    return {"seconds": clip_stages(model_path.read_bytes(), repeats=repeats)}
 
 
 def _mcu(model_path: Path) -> dict:

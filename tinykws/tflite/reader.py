@@ -1,130 +1,23 @@
 """Parse a .tflite flatbuffer into a :class:`~tinykws.tflite.model.Graph`.
 
-A flatbuffer is a little-endian byte string of tables, vectors and strings
-that point at one another with 32-bit offsets:
-
-- the file starts with a uint32 offset to the root table (``Model``) and the
-  4-byte identifier ``TFL3``;
-- a table starts with an int32 *soffset*; ``table - soffset`` is its vtable:
-  uint16 vtable size, uint16 table size, then one uint16 per field slot giving
-  the field's offset inside the table (0 = absent, use the default);
-- a field holding a table, vector or string stores a uint32 offset relative
-  to the field's own position; a vector is a uint32 length then its elements,
-  a string the same plus a terminating NUL.
-
-Every offset and length read here is checked against the file size before it
-is followed, so a truncated or corrupt file raises :class:`TinyKWSError`
-naming the problem instead of reading garbage or crashing. We parse by hand
-(not with generated code) precisely to make those checks explicit.
+The bytes are read through the bounds-checked :mod:`tinykws.tflite.flatbuffer`
+(so a truncated or corrupt file raises :class:`TinyKWSError` naming the
+problem); this module knows TFLite's schema: the Model's subgraph, its
+tensors with their buffers and quantization, and the operators with their
+options (field slots in :mod:`tinykws.tflite.schema`).
 """
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
 
 from tinykws.errors import TinyKWSError
 from tinykws.tflite import schema
+from tinykws.tflite.flatbuffer import Flatbuffer, Table
 from tinykws.tflite.model import Graph, Operator, Tensor
 from tinykws.tflite.schema import Slot
-
-
-class _Flatbuffer:
-    """Bounds-checked little-endian access to the bytes of one file."""
-
-    def __init__(self, data: bytes, source: str):
-        self.data = data
-        self.source = source
-
-    def fail(self, what: str) -> TinyKWSError:
-        return TinyKWSError(f"{self.source}: not a valid TFLite model: {what}")
-
-    def _check(self, pos: int, size: int, what: str) -> None:
-        if pos < 0 or size < 0 or pos + size > len(self.data):
-            raise self.fail(f"{what} at byte {pos} (+{size}) lies outside the "
-                            f"{len(self.data)}-byte file")
-
-    def scalar(self, fmt: str, pos: int, what: str):
-        size = struct.calcsize(fmt)
-        self._check(pos, size, what)
-        return struct.unpack_from("<" + fmt, self.data, pos)[0]
-
-    def follow(self, pos: int, what: str) -> int:
-        """Position an offset field at ``pos`` points to."""
-        return pos + self.scalar("I", pos, what)
-
-    def table(self, pos: int, what: str) -> "_Table":
-        vtable = pos - self.scalar("i", pos, what)
-        vtable_size = self.scalar("H", vtable, f"vtable of {what}")
-        if vtable_size < 4 or vtable_size % 2:
-            raise self.fail(f"vtable of {what} has bad size {vtable_size}")
-        self._check(vtable, vtable_size, f"vtable of {what}")
-        table_size = self.scalar("H", vtable + 2, f"vtable of {what}")
-        self._check(pos, table_size, what)
-        return _Table(self, pos, vtable, vtable_size, table_size, what)
-
-    def vector(self, pos: int, elem_size: int, what: str) -> tuple[int, int]:
-        """(start of elements, count) of the vector at ``pos``."""
-        count = self.scalar("I", pos, f"length of {what}")
-        self._check(pos + 4, count * elem_size, what)
-        return pos + 4, count
-
-
-class _Table:
-    """One table: read fields by slot, with their schema defaults."""
-
-    def __init__(self, fb: _Flatbuffer, pos: int, vtable: int, vtable_size: int,
-                 table_size: int, what: str):
-        self.fb, self.pos, self.vtable = fb, pos, vtable
-        self.vtable_size, self.table_size, self.what = vtable_size, table_size, what
-
-    def _field(self, slot: int) -> int | None:
-        entry = 4 + 2 * slot
-        if entry >= self.vtable_size:
-            return None
-        offset = self.fb.scalar("H", self.vtable + entry, f"vtable of {self.what}")
-        if offset == 0:
-            return None
-        if offset >= self.table_size:
-            raise self.fb.fail(f"field {slot} of {self.what} lies outside its table")
-        return self.pos + offset
-
-    def scalar(self, slot: int, fmt: str, default=0):
-        pos = self._field(slot)
-        return default if pos is None else self.fb.scalar(fmt, pos, f"field {slot} of {self.what}")
-
-    def table(self, slot: int, what: str) -> "_Table | None":
-        pos = self._field(slot)
-        return None if pos is None else self.fb.table(self.fb.follow(pos, what), what)
-
-    def vector(self, slot: int, fmt: str, what: str) -> np.ndarray | None:
-        """A vector of scalars as a NumPy array (None when absent)."""
-        pos = self._field(slot)
-        if pos is None:
-            return None
-        dtype = np.dtype("<" + fmt)
-        start, count = self.fb.vector(self.fb.follow(pos, what), dtype.itemsize, what)
-        return np.frombuffer(self.fb.data, dtype, count, start).copy()
-
-    def tables(self, slot: int, what: str) -> list["_Table"]:
-        pos = self._field(slot)
-        if pos is None:
-            return []
-        start, count = self.fb.vector(self.fb.follow(pos, what), 4, what)
-        return [self.fb.table(self.fb.follow(start + 4 * i, f"{what}[{i}]"), f"{what}[{i}]")
-                for i in range(count)]
-
-    def string(self, slot: int, what: str) -> str:
-        pos = self._field(slot)
-        if pos is None:
-            return ""
-        start, count = self.fb.vector(self.fb.follow(pos, what), 1, what)
-        try:
-            return self.fb.data[start:start + count].decode("utf-8")
-        except UnicodeDecodeError:
-            raise self.fb.fail(f"{what} is not UTF-8") from None
 
 
 def read_tflite(path: str | Path) -> Graph:
@@ -145,7 +38,7 @@ def parse_tflite(data: bytes, source: str = "<bytes>") -> Graph:
     schema version other than 3, more than one subgraph, or an operator other
     than those in :data:`tinykws.tflite.schema.BUILTIN_OPERATOR`.
     """
-    fb = _Flatbuffer(bytes(data), source)
+    fb = Flatbuffer(bytes(data), source)
     if len(fb.data) < 8:
         raise fb.fail(f"only {len(fb.data)} bytes, too short for a flatbuffer header")
     if fb.data[4:8] != schema.FILE_IDENTIFIER:
@@ -182,7 +75,7 @@ def parse_tflite(data: bytes, source: str = "<bytes>") -> Graph:
                  min_runtime_version=min_runtime)
 
 
-def _operator_name(fb: _Flatbuffer, code: _Table) -> str:
+def _operator_name(fb: Flatbuffer, code: Table) -> str:
     # Old files only fill the int8 field; new ones fill both (the int8 one
     # saturating at 127), so the larger of the two is the real code.
     builtin = max(code.scalar(Slot.OPCODE_DEPRECATED_BUILTIN_CODE, "b"),
@@ -196,7 +89,7 @@ def _operator_name(fb: _Flatbuffer, code: _Table) -> str:
     return schema.OPERATOR_NAME[builtin]
 
 
-def _buffer_bytes(fb: _Flatbuffer, buf: _Table) -> bytes:
+def _buffer_bytes(fb: Flatbuffer, buf: Table) -> bytes:
     data = buf.vector(Slot.BUFFER_DATA, "B", "buffer data")
     if data is not None:
         return data.tobytes()
@@ -208,7 +101,7 @@ def _buffer_bytes(fb: _Flatbuffer, buf: _Table) -> bytes:
     return b""
 
 
-def _indices(fb: _Flatbuffer, values: np.ndarray | None, n_tensors: int) -> tuple[int, ...]:
+def _indices(fb: Flatbuffer, values: np.ndarray | None, n_tensors: int) -> tuple[int, ...]:
     if values is None:
         return ()
     for v in values:
@@ -217,7 +110,7 @@ def _indices(fb: _Flatbuffer, values: np.ndarray | None, n_tensors: int) -> tupl
     return tuple(int(v) for v in values)
 
 
-def _tensor(fb: _Flatbuffer, t: _Table, buffers: list[bytes]) -> Tensor:
+def _tensor(fb: Flatbuffer, t: Table, buffers: list[bytes]) -> Tensor:
     name = t.string(Slot.TENSOR_NAME, "tensor name")
     shape = t.vector(Slot.TENSOR_SHAPE, "i", f"shape of tensor {name!r}")
     shape = () if shape is None else tuple(int(d) for d in shape)
@@ -263,7 +156,7 @@ def _tensor(fb: _Flatbuffer, t: _Table, buffers: list[bytes]) -> Tensor:
                   quantized_dimension=axis, data=data)
 
 
-def _operator(fb: _Flatbuffer, op: _Table, op_names: list[str], n_tensors: int) -> Operator:
+def _operator(fb: Flatbuffer, op: Table, op_names: list[str], n_tensors: int) -> Operator:
     index = op.scalar(Slot.OPERATOR_OPCODE_INDEX, "I")
     if index >= len(op_names):
         raise fb.fail(f"operator uses opcode {index} of {len(op_names)}")
@@ -279,13 +172,13 @@ def _operator(fb: _Flatbuffer, op: _Table, op_names: list[str], n_tensors: int) 
                     options=_options(fb, name, table))
 
 
-def _activation(fb: _Flatbuffer, code: int, op: str) -> str:
+def _activation(fb: Flatbuffer, code: int, op: str) -> str:
     if code not in schema.ACTIVATION_NAME:
         raise fb.fail(f"{op} has unsupported fused activation {code}")
     return schema.ACTIVATION_NAME[code]
 
 
-def _options(fb: _Flatbuffer, op: str, t: _Table | None) -> dict:
+def _options(fb: Flatbuffer, op: str, t: Table | None) -> dict:
     """The builtin options of ``op`` as a dict, with schema defaults if absent."""
     if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         if t is None:
@@ -330,7 +223,7 @@ def buffer_locations(data: bytes) -> list[tuple[int, int]]:
     Lets a test check the 16-byte alignment the schema asks for
     (``data:[ubyte] (force_align: 16)``); empty buffers give length 0.
     """
-    fb = _Flatbuffer(bytes(data), "<bytes>")
+    fb = Flatbuffer(bytes(data), "<bytes>")
     model = fb.table(fb.follow(0, "root offset"), "Model")
     out = []
     for buf in model.tables(Slot.MODEL_BUFFERS, "buffers"):
