@@ -110,7 +110,8 @@ def test_synth_data_stops_cleanly_and_the_rerun_keeps_the_rendered_clips(tmp_pat
     if not synthesizer_available():
         pytest.skip("no eSpeak NG (pip install espeakng-loader)")
     out = tmp_path / "synth"
-    argv = ["synth-data", out, "--speakers", "40", "--others", "1"]
+    # 40 voices, each saying yes and no once and one other word: 120 clips
+    argv = ["synth-data", out, "--speakers", "40", "--repeats", "1", "--others", "1"]
     interrupt(argv, signal.SIGTERM, lambda: len(list(out.glob("*/*.wav"))) >= 5, out, tmp_path)
     before = {p: p.read_bytes() for p in out.glob("*/*.wav")}
     assert 5 <= len(before) < 40 * 3
@@ -173,3 +174,21 @@ def test_an_error_without_a_signal_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr(tinykws.cli.size, "run", run)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["size"])
+
+
+def test_cv_stops_cleanly_and_the_rerun_ends_as_an_uninterrupted_one(tmp_path):
+    from fixtures import make_test_set
+
+    data = make_test_set(tmp_path / "ts", n_speakers=60, n_silence=30)
+    args = ["--data", data, "--folds", "3", "--steps", "60", "--eval-every", "20",
+            "--batch-size", "16", "--no-progress"]
+    full = tmp_path / "full"
+    assert main(["cv", *map(str, args), "--out", str(full)]) == 0
+    out = tmp_path / "cv"
+    argv = ["cv", *args, "--out", out]
+    interrupt(argv, signal.SIGTERM, lambda: (out / "fold-0" / "last.npz").exists(), out, tmp_path)
+    saved = out / "cv.json"  # written after each finished fold, if one finished
+    assert not saved.exists() or "complete" not in json.loads(saved.read_text())
+    assert main([str(a) for a in argv]) == 0
+    done, reference = (json.loads((d / "cv.json").read_text()) for d in (out, full))
+    assert done["complete"] and done["pooled"] == reference["pooled"]

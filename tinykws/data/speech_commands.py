@@ -59,7 +59,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from tinykws.audio import fit_length, load_wav, read_wav_header
+from tinykws.audio import fit_length, load_wav
+from tinykws.data.folders import BACKGROUND_NOISE_DIR, check_clips, clip_folders, wav_files
 from tinykws.data.split import fold_which_set, salted_which_set, speaker_id, which_set
 from tinykws.errors import TinyKWSError
 
@@ -67,7 +68,6 @@ SILENCE_LABEL = "_silence_"
 SILENCE_INDEX = 0
 UNKNOWN_LABEL = "_unknown_"
 UNKNOWN_INDEX = 1
-BACKGROUND_NOISE_DIR = "_background_noise_"
 RANDOM_SEED = 59185  # TF's RANDOM_SEED
 CLIP_SAMPLES = 16000  # one second at 16 kHz
 SPLITS = ("training", "validation", "testing")
@@ -147,7 +147,7 @@ def index_speech_commands(
     if folds is not None and not 0 <= fold < folds:
         raise TinyKWSError(f"fold must be within [0, {folds}), got {fold}")
 
-    folders = _clip_folders(root)  # {word (lower case): sorted clip paths}
+    folders = clip_folders(root)  # {word (lower case): sorted clip paths}
     if not any(folders.values()):
         raise TinyKWSError(f"{root}: no .wav clips found (expected {root}/<word>/*.wav)")
     has_background = (root / BACKGROUND_NOISE_DIR).is_dir()
@@ -159,7 +159,7 @@ def index_speech_commands(
         raise TinyKWSError(f"{root}: no '{BACKGROUND_NOISE_DIR}' folder; it is needed to make "
                            f"silence examples (or ask for 0 % silence)")
 
-    valid, skipped = _check_clips(folders)
+    valid, skipped = check_clips(folders)
     available = sorted(w for w in folders if w not in _RESERVED)
     for word in words:
         if word not in folders:
@@ -215,59 +215,6 @@ def _normalise_wanted(wanted_words: Iterable[str]) -> tuple[str, ...]:
     return words
 
 
-def _clip_folders(root: Path) -> dict[str, list[str]]:
-    """``{folder name in lower case: sorted .wav paths}`` for every sub-folder but the noise one.
-
-    Like TF's glob ``*/*.wav`` one level down; the suffix is matched in any case.
-    """
-    folders: dict[str, list[str]] = {}
-    for sub in sorted(root.iterdir()):
-        if not sub.is_dir() or sub.name.lower() == BACKGROUND_NOISE_DIR:
-            continue
-        folders.setdefault(sub.name.lower(), []).extend(_wav_files(sub))
-    return {word: sorted(paths) for word, paths in folders.items()}
-
-
-def _wav_files(folder: Path) -> list[str]:
-    return [str(p) for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file()]
-
-
-def clip_problem(path: str) -> str | None:
-    """None if the clip can be loaded, else the one-line reason it cannot.
-
-    Speech Commands clips (16 kHz mono 16-bit PCM) are judged by their header
-    alone, which also catches truncation; any other format is decoded once.
-    """
-    try:
-        if read_wav_header(path).is_speech_commands_format:
-            return None
-        with warnings.catch_warnings():  # resampling/downmix warnings come again at load time
-            warnings.simplefilter("ignore")
-            load_wav(path)
-    except TinyKWSError as exc:
-        return str(exc)
-    return None
-
-
-def _check_clips(folders: dict[str, list[str]]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
-    from tqdm import tqdm
-
-    total = sum(len(paths) for paths in folders.values())
-    valid: dict[str, list[str]] = {}
-    skipped: list[tuple[str, str]] = []  # (path, problem)
-    with tqdm(total=total, desc="checking clips", unit="clip", leave=False, disable=None) as bar:
-        for word, paths in folders.items():
-            valid[word] = []
-            for path in paths:
-                problem = clip_problem(path)
-                if problem is None:
-                    valid[word].append(path)
-                else:
-                    skipped.append((path, problem))
-                bar.update()
-    return valid, skipped
-
-
 def _split_rule(is_test_set: bool, resplit_salt: str | None, folds: int | None, fold: int | None,
                 validation_percentage: float, testing_percentage: float) -> Callable[[str], str]:
     """``path -> split``: a fold, a salted speaker re-split, all testing, or TF's hash split."""
@@ -321,7 +268,7 @@ def _test_set_splits(valid: dict[str, list[str]], words: tuple[str, ...],
 
 
 def _load_background(folder: Path) -> tuple[tuple[np.ndarray, ...], tuple[str, ...]]:
-    paths = sorted(_wav_files(folder))
+    paths = sorted(wav_files(folder))
     if not paths:
         raise TinyKWSError(f"{folder}: no background .wav files")
     arrays = []
