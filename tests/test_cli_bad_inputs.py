@@ -23,7 +23,7 @@ import pytest
 from fixtures import (make_training_set, model_for_two_second_inputs, pcm16_bytes, tone,
                       wav_bytes, with_buffer_overrun, with_operator_code, write_pcm16)
 from tinykws.cli import main
-from tinykws.convert.ptq import quantize_model
+from tinykws.quant.ptq import quantize_model
 from tinykws.nn.model import tiny_conv
 from tinykws.tflite.writer import serialize_tflite
 from tinykws.train.checkpoint import save_checkpoint

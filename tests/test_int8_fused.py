@@ -5,7 +5,7 @@ import pytest
 from fixtures import assert_fused_equals_tflite_micro
 
 from kernels.int8_tiny_conv import FusedTinyConv
-from tinykws.convert.ptq import quantize_model
+from tinykws.quant.ptq import quantize_model
 from tinykws.errors import TinyKWSError
 from tinykws.int8.runtime import Int8Runtime
 from tinykws.nn.model import tiny_conv

@@ -41,6 +41,10 @@ def register(subparsers) -> None:
     p.add_argument("--dense-weights", choices=("per-tensor", "per-channel"), default="per-tensor",
                    help="dense weights: one scale (default, as micro_speech's model) or one per "
                    "output row")
+    p.add_argument("--grid", choices=("tflite", "full-range"), default="tflite",
+                   help="weights' symmetric grid: TFLite's max|w| / (2^(b-1) - 1) (default) or the "
+                   "full signed range, max(-min / 2^(b-1), max / (2^(b-1) - 1)); PTQ at 2-4 bits is "
+                   "scored on both either way")
     add_study_options(p, "QAT")
     p.set_defaults(func=run)
 
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     settings = QuantStudySettings(
         bits=args.bits, modes=args.modes, formats=args.formats or STUDY_FORMATS,
         finetune=finetune_config(args), calibration=args.calibration, ste=args.ste, percentile=args.percentile,
-        dense_per_channel=args.dense_weights == "per-channel")
+        dense_per_channel=args.dense_weights == "per-channel", grid=args.grid)
     result = run_quant_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
                              progress=not args.no_progress)
     save_quant_plots(result, args.out)
@@ -70,14 +74,19 @@ def summary(result: dict) -> str:
     """The study as a small text table: accuracy per mode and width."""
     keys = [k for k in ("testing_accuracy", "real_accuracy") if k in result["float"]]
     head = "  ".join(f"{k.split('_')[0]:>8}" for k in keys)
-    lines = [f"{'model':<16}{head}",
-             f"{'float':<16}" + "  ".join(f"{result['float'][k]:8.4f}" for k in keys)]
+
+    def row(name: str, entry: dict) -> str:
+        return f"{name:<22}" + "  ".join(f"{entry[k]:8.4f}" for k in keys)
+
+    lines = [f"{'model':<22}{head}", row("float", result["float"])]
     for mode in ("ptq", "qat"):
         for b, entry in sorted((result.get(mode) or {}).items(), key=lambda kv: int(kv[0])):
-            lines.append(f"{mode.upper() + ' ' + b + '-bit':<16}" + "  ".join(f"{entry[k]:8.4f}" for k in keys))
+            lines.append(row(f"{mode.upper()} {b}-bit", entry))
+    for grid, entries in (result.get("grids") or {}).items():  # PTQ at 2-4 bits on each weight grid
+        for b, entry in sorted(entries.items(), key=lambda kv: int(kv[0])):
+            lines.append(row(f"PTQ {b}-bit {grid}", entry))
     for name, entry in (result.get("minifloat") or {}).items():
-        lines.append(f"{name + ' (' + str(entry['bits']) + ' bits)':<16}"
-                     + "  ".join(f"{entry[k]:8.4f}" for k in keys))
+        lines.append(row(f"{name} ({entry['bits']} bits)", entry))
     tflm = (result.get("qat") or {}).get("8", {}).get("tflm")
     if tflm:
         lines.append(f"QAT 8-bit in tflite-micro: {'bit-exact' if tflm['bit_exact'] else 'MISMATCH'} "

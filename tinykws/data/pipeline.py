@@ -30,9 +30,7 @@ import numpy as np
 from tinykws.audio import fit_length, load_wav, to_int16
 from tinykws.data import augment
 from tinykws.data.speech_commands import CLIP_SAMPLES, SPLITS, DatasetIndex, Example
-
-# uint16 micro features -> float model input, TF's scale for --preprocess=micro.
-MICRO_FLOAT_SCALE = np.float32(10.0 / 256.0)
+from tinykws.features.model_input import FLOAT_SCALE as MICRO_FLOAT_SCALE  # uint16 -> float input
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]  # (N, n) int16 -> (N, frames, channels) uint16
 

@@ -47,6 +47,7 @@ import numpy as np
 
 from tinykws.errors import TinyKWSError
 from tinykws.features.kissfft_fixed import kiss_fftr
+from tinykws.features.model_input import to_float_model_input, to_int8_model_input  # noqa: F401 (callers' names)
 
 # Fixed-point formats of the C frontend.
 WINDOW_BITS = 12  # kFrontendWindowBits
@@ -572,33 +573,3 @@ def micro_features(samples: np.ndarray, config: MicroFrontendConfig = MicroFront
             signal = pcan(signal, estimate, lut, snr_shift)
         frames.append(log_scale(signal, config))
     return np.array(frames, dtype=np.uint16).reshape(-1, config.num_channels)
-
-
-# -- what the model sees --------------------------------------------------------------
-
-def to_int8_model_input(features: np.ndarray) -> np.ndarray:
-    """uint16 features -> the int8 input of the micro_speech model.
-
-    As ``GenerateMicroFeatures`` in tflite-micro's
-    ``tensorflow/lite/micro/examples/micro_speech/micro_features/micro_features_generator.cc``
-    computes it: training feeds ``v / 25.6`` (values about 0..26) and the
-    quantized model's input scale is 26/256 with zero point -128, so
-    ``q = v * 256 / (25.6 * 26) - 128``, done in int32 with
-    ``value_div = (int)(25.6f * 26.0f + 0.5f) = 666`` and rounding by adding
-    half of it: ``q = (v * 256 + 333) / 666 - 128``, clamped to [-128, 127].
-    (C's ``/`` truncates, the same as ``//`` here since nothing is negative.)
-    """
-    v = np.asarray(features, dtype=np.int64)
-    value_div = int(np.float32(25.6) * np.float32(26.0) + np.float32(0.5))  # 666
-    q = (v * 256 + value_div // 2) // value_div - 128
-    return np.clip(q, -128, 127).astype(np.int8)
-
-
-def to_float_model_input(features: np.ndarray) -> np.ndarray:
-    """uint16 features -> the float input TF trains on: ``v * 10/256`` (float32).
-
-    TensorFlow's ``speech_commands/input_data.py`` (``--preprocess=micro``):
-    ``tf.multiply(micro_frontend, (10.0 / 256.0))``, i.e. ``v / 25.6``. Exact
-    in float32: 10/256 = 5/128 and ``5 v`` fits the 24-bit mantissa.
-    """
-    return np.asarray(features, dtype=np.float32) * np.float32(10.0 / 256.0)
