@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinykws.nn.layers import Parameterless
 from tinykws.quant.grid import (
     SYMMETRIC_GRIDS, asymmetric_codes, asymmetric_params, channel_ranges, per_channel,
     symmetric_quantize, symmetric_scales, tflite_round)
@@ -111,7 +112,7 @@ def fake_quant_minifloat(x: np.ndarray, fmt: MinifloatFormat, axis: int | None =
     return (minifloat_round(y, fmt) * s).astype(x.dtype), inside
 
 
-class FakeQuant:
+class FakeQuant(Parameterless):
     """A fake-quantization step with its straight-through backward; usable as a layer.
 
     For weights (``mode="symmetric"`` or ``"minifloat"``), the scale comes
@@ -122,9 +123,8 @@ class FakeQuant:
     """
 
     def __init__(self, config: QConfig):
+        super().__init__()  # nothing to learn: the ranges are tracked, not trained
         self.config = config
-        self.params: dict[str, np.ndarray] = {}  # nothing to learn: ranges are tracked, not trained
-        self.grads: dict[str, np.ndarray] = {}
         self.lo: float | None = None  # running range (activations)
         self.hi: float | None = None
         self._inside = None
@@ -133,9 +133,6 @@ class FakeQuant:
         c = self.config
         return {"type": "fake_quant", "bits": c.bits, "mode": c.mode, "axis": c.axis,
                 "lo": self.lo, "hi": self.hi}
-
-    def output_shape(self, input_shape):
-        return input_shape
 
     def observe(self, x: np.ndarray) -> None:
         """Fold one batch's range into the moving average."""

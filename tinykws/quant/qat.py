@@ -28,13 +28,13 @@ import numpy as np
 
 from tinykws.features.model_input import float_to_int8_input, int8_input_to_float
 from tinykws.nn.conv import Conv2D
-from tinykws.nn.layers import Dense, ReLU
+from tinykws.nn.layers import Dense, Parameterless, ReLU
 from tinykws.nn.model import Sequential, from_spec
 from tinykws.quant.fake_quant import FakeQuant, QConfig
 from tinykws.quant.minifloat import MinifloatFormat
 
 
-class InputQuant:
+class InputQuant(Parameterless):
     """The model input as the device sees it: micro_speech's int8 features, dequantized.
 
     ``x`` is the float training input ``v * 10/256``; the device feeds
@@ -43,15 +43,8 @@ class InputQuant:
     No parameters, so no gradient is needed through it.
     """
 
-    def __init__(self):
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-
     def spec(self) -> dict:
         return {"type": "input_quant"}
-
-    def output_shape(self, input_shape):
-        return input_shape
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         q = float_to_int8_input(x)  # (N, 49, 40, 1) int8
