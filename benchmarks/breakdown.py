@@ -32,8 +32,8 @@ def measure(blob: bytes, repeats: int = 21) -> dict[str, float]:
     (10 ms), with tflite-micro ``tflite-micro`` (the same model).
     """
     from kernels.int8_tiny_conv import FusedTinyConv
-    from kernels.micro_frontend import micro_features_numba
-    from tinykws.features.micro_frontend import MicroFrontendConfig, to_int8_model_input
+    from tinykws.features.micro_frontend import MicroFrontendConfig, micro_features_numba
+    from tinykws.features.model_input import to_int8_model_input
     from tinykws.stream.recognize import RecognizeCommands
     from tinykws.tflite.reader import parse_tflite
 

@@ -37,8 +37,7 @@ FeatureFunction = Callable[[np.ndarray], np.ndarray]  # (N, n) int16 -> (N, fram
 
 def micro_features(samples: np.ndarray) -> np.ndarray:
     """The default feature function: the TFLite-Micro frontend with its default settings."""
-    from kernels.micro_frontend import micro_features_batch
-    from tinykws.features.micro_frontend import MicroFrontendConfig
+    from tinykws.features.micro_frontend import MicroFrontendConfig, micro_features_batch
 
     return micro_features_batch(samples, MicroFrontendConfig())
 
