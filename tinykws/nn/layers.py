@@ -69,10 +69,6 @@ class Parameterless:
 class ReLU(Parameterless):
     """``max(x, 0)``; the gradient passes where the input was positive."""
 
-    def __init__(self):
-        super().__init__()
-        self._mask = None
-
     def spec(self) -> dict:
         return {"type": "relu"}
 
@@ -115,10 +111,6 @@ class Dropout(Parameterless):
 
 class Flatten(Parameterless):
     """``(N, H, W, C) -> (N, H*W*C)`` in NHWC order, as TFLite's RESHAPE lays it out."""
-
-    def __init__(self):
-        super().__init__()
-        self._shape = None
 
     def spec(self) -> dict:
         return {"type": "flatten"}
