@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from kernels.micro_frontend_fft import fft_order, i32, msb, w16  # noqa: F401 (fft_order: for the tables)
+from kernels.micro_frontend_fft import i32, msb, w16
 from kernels.micro_frontend_filterbank import filterbank_block, num_blocks
 
 
@@ -67,7 +67,7 @@ class FrontendTables(NamedTuple):
     """The tables of one configuration, all int64 (``n = fft_size / 2``)."""
 
     window: np.ndarray  # (window_size,) Q12 Hann window
-    fft_order: np.ndarray  # (n,) where the FFT recursion reads each input (fft_order())
+    fft_order: np.ndarray  # (n,) where the FFT recursion reads each input (micro_frontend_fft.fft_order)
     fft_factors: np.ndarray  # (stages, 2) KISS FFT's (radix, m) per stage
     twiddle_re: np.ndarray  # (n,) Q15
     twiddle_im: np.ndarray

@@ -14,7 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from kernels.micro_frontend import FrontendParams, FrontendTables, fft_order, frontend
+from kernels.micro_frontend import FrontendParams, FrontendTables, frontend
+from kernels.micro_frontend_fft import fft_order
 from tinykws.features import kissfft_fixed
 from tinykws.features.micro_frontend import config as c
 from tinykws.features.micro_frontend.config import MicroFrontendConfig
