@@ -6,8 +6,8 @@ the same 10 ms stride on the same 1 s clip (all bit-identical). Contenders:
 
 - ``numpy reference``: :func:`tinykws.features.micro_frontend.micro_features`,
   the readable one (slow: Python loops over frames and channels);
-- ``numba``: :func:`kernels.micro_frontend.micro_features_numba`, one clip;
-- ``numba batch``: :func:`kernels.micro_frontend.micro_features_batch` on
+- ``numba``: :func:`tinykws.features.micro_frontend.micro_features_numba`, one clip;
+- ``numba batch``: :func:`tinykws.features.micro_frontend.micro_features_batch` on
   100 different clips at once, as a training step calls it.
 
 micro_speech trains at a 20 ms stride (half the frames, so about twice the
@@ -35,8 +35,8 @@ def _clips(n: int, seed: int = 0) -> np.ndarray:
 
 
 def run(quick: bool) -> list[dict]:
-    from kernels.micro_frontend import micro_features_batch, micro_features_numba
-    from tinykws.features.micro_frontend import MicroFrontendConfig, micro_features
+    from tinykws.features.micro_frontend import (
+        MicroFrontendConfig, micro_features, micro_features_batch, micro_features_numba)
 
     batch = _clips(BATCH)  # (100, 16000) int16: 100 s of audio
     clip = batch[2]  # (16000,) a 1 s clip at 3000 rms

@@ -29,7 +29,7 @@ from fixtures import (holding_folder_lock, make_training_set, model_for_two_seco
                       pcm16_bytes, tone, wav_bytes, with_buffer_overrun, with_operator_code,
                       write_pcm16)
 from tinykws.cli import main
-from tinykws.convert.ptq import quantize_model
+from tinykws.quant.ptq import quantize_model
 from tinykws.nn.model import tiny_conv
 from tinykws.tflite.writer import serialize_tflite
 from tinykws.train.checkpoint import save_checkpoint

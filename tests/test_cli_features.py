@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from fixtures import noise, tone, write_pcm16
-from kernels.micro_frontend import micro_features_numba
 from tinykws.cli import main
-from tinykws.features.micro_frontend import to_int8_model_input
+from tinykws.features.micro_frontend import micro_features_numba
+from tinykws.features.model_input import to_int8_model_input
 
 PLOTS = ["waveform.png", "spectrum.png", "spectrogram.png", "mel.png", "mfcc.png", "micro.png"]
 

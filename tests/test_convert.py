@@ -9,7 +9,8 @@ import pytest
 
 from fixtures import train_tiny_run
 from tinykws.cli import main
-from tinykws.convert.ptq import activation_params, float_to_int8_input, symmetric_weights
+from tinykws.features.model_input import float_to_int8_input
+from tinykws.quant.grid import asymmetric_params, symmetric_weights
 from tinykws.data.pipeline import FeaturePipeline
 from tinykws.data.speech_commands import index_speech_commands
 from tinykws.int8.runtime import Int8Runtime
@@ -148,8 +149,8 @@ def test_infer_refuses_a_non_tflite_file(tmp_path, capsys):
 
 
 def test_quantization_parameters_follow_the_recipe():
-    assert activation_params(0.0, 25.5) == (pytest.approx(0.1), -128)
-    scale, zp = activation_params(-1.0, 3.0)
+    assert asymmetric_params(0.0, 25.5) == (pytest.approx(0.1), -128)
+    scale, zp = asymmetric_params(-1.0, 3.0)
     assert scale == pytest.approx(4 / 255) and zp == round(-128 + 1 / scale)
     w = np.array([[1.0, -0.5], [0.0, 0.0], [0.25, 0.1]])
     q, s = symmetric_weights(w, axis=0)

@@ -6,9 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinykws.quant.fake_quant import (
-    FakeQuant, QConfig, asymmetric_params, fake_quant_asymmetric, fake_quant_symmetric,
-    symmetric_scale)
+from tinykws.quant.fake_quant import FakeQuant, QConfig, fake_quant_asymmetric, fake_quant_symmetric
+from tinykws.quant.grid import asymmetric_params, symmetric_scales, tflite_round
 
 # No subnormals: their float32 products keep too few bits to sit on any grid.
 floats = st.floats(-100, 100, allow_nan=False, allow_subnormal=False, width=32)
@@ -21,9 +20,9 @@ bits = st.integers(2, 8)
 def test_symmetric_output_lies_on_the_grid_and_error_is_at_most_half_a_step(x, b, per_channel):
     axis = 0 if per_channel else None
     y, inside = fake_quant_symmetric(x, b, axis)
-    x64 = x.astype(np.float64)  # the scale in float64, as the quantizer computes it
+    x64 = x.astype(np.float64)
     peak = np.abs(x64).max(axis=tuple(range(1, x.ndim)), keepdims=True) if per_channel else np.abs(x64).max()
-    s = np.where(peak > 0, peak / (2 ** (b - 1) - 1), 1.0)
+    s = np.where(peak > 0, peak / (2 ** (b - 1) - 1), 1.0).astype(np.float32).astype(np.float64)  # stored f32
     codes = y / s
     assert np.allclose(codes, np.round(codes), atol=1e-3)
     assert np.all(np.abs(np.round(codes)) <= 2 ** (b - 1) - 1)
@@ -46,7 +45,7 @@ def test_asymmetric_grid_clamps_outside_the_range_and_keeps_zero_exact(x, b, lo,
     y, inside = fake_quant_asymmetric(x, b, lo, hi)
     s, z = asymmetric_params(lo, hi, b)
     codes = np.round(y / s + z)
-    assert np.all((codes >= 0) & (codes <= 2 ** b - 1))
+    assert np.all((codes >= -128) & (codes <= -129 + 2 ** b))  # int8's lowest 2^b codes
     assert np.allclose(y / s + z, codes, atol=1e-3)
     within = (x >= lo) & (x <= hi)
     assert np.all(np.abs(y - x)[within] <= s / 2 * (1 + 1e-5) + 1e-6)
@@ -59,9 +58,9 @@ def test_asymmetric_grid_clamps_outside_the_range_and_keeps_zero_exact(x, b, lo,
 
 def test_asymmetric_after_relu_uses_every_code_from_zero():
     s, z = asymmetric_params(0.0, 15.0, 4)
-    assert (s, z) == (1.0, 0)
+    assert (s, z) == (1.0, -128)
     y, inside = fake_quant_asymmetric(np.array([-3.0, 0.4, 0.6, 14.5, 20.0], np.float32), 4, 0.0, 15.0)
-    np.testing.assert_array_equal(y, [0, 0, 1, 14, 15])  # 14.5 rounds half to even
+    np.testing.assert_array_equal(y, [0, 0, 1, 15, 15])  # 14.5 rounds half away from zero
     np.testing.assert_array_equal(inside, [False, True, True, True, False])
 
 
@@ -78,8 +77,8 @@ def test_straight_through_gradient_shape_and_values(x, b, ste):
         np.testing.assert_array_equal(dx, dy)
     else:
         s, z = asymmetric_params(-1.0, 2.0, b)
-        raw = np.round(x / s) + z
-        np.testing.assert_array_equal(dx, np.where((raw >= 0) & (raw <= 2 ** b - 1), dy, 0))
+        raw = tflite_round(x / s) + z
+        np.testing.assert_array_equal(dx, np.where((raw >= -128) & (raw <= -129 + 2 ** b), dy, 0))
 
 
 def test_running_range_is_a_moving_average_of_batch_extremes():
@@ -99,7 +98,8 @@ def test_percentile_range_ignores_a_rare_outlier():
 
 
 def test_symmetric_scale_of_an_all_zero_channel_is_harmless():
-    assert symmetric_scale(np.array([0.0, 1.27]), 8).tolist() == [1.0, 0.01]
+    np.testing.assert_array_equal(symmetric_scales(np.zeros(2), np.array([0.0, 1.27]), 8),
+                                  np.float32([1.0, 0.01]))
     y, _ = fake_quant_symmetric(np.zeros((2, 3), np.float32), 4, axis=0)
     assert not y.any()
 
@@ -109,3 +109,5 @@ def test_bad_settings_are_refused():
         QConfig(1)
     with pytest.raises(ValueError, match="mode"):
         QConfig(8, "log")
+    with pytest.raises(ValueError, match="grid"):
+        QConfig(8, grid="half-range")

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinykws.audio import load_wav, write_wav
-from tinykws.convert.ptq import quantize_model
+from tinykws.quant.ptq import quantize_model
 from tinykws.errors import TinyKWSError
 from tinykws.int8.runtime import Int8Runtime
 from tinykws.nn.model import tiny_conv

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fixtures import assert_fused_equals_tflite_micro
 
-from tinykws.convert.ptq import quantize_model
+from tinykws.quant.ptq import quantize_model
 from tinykws.errors import TinyKWSError
 from tinykws.int8.fused import FusedTinyConv
 from tinykws.int8.runtime import Int8Runtime

@@ -158,7 +158,7 @@ def test_sparse_fused_path_equals_tflite_micro_on_reference_models(reference_mod
 @pytest.mark.parametrize("sparsity", [0.5, 0.9, 0.99])
 @pytest.mark.parametrize("softmax", [True, False])
 def test_sparse_fused_path_equals_tflite_micro_on_magnitude_pruned_models(sparsity, softmax):
-    from tinykws.convert.ptq import quantize_model
+    from tinykws.quant.ptq import quantize_model
     from tinykws.nn.model import tiny_conv
     from tinykws.tflite.writer import serialize_tflite
 

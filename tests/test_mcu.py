@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinykws.convert.ptq import quantize_model
+from tinykws.quant.ptq import quantize_model
 from tinykws.errors import TinyKWSError
 from tinykws.mcu import estimate_model
 from tinykws.mcu.arena import Buffer, align, live_bytes_lower_bound, plan_greedy, tensor_buffers

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels.micro_frontend import micro_features_batch, micro_features_numba
 from tinykws.errors import TinyKWSError
 from tinykws.features.kissfft_fixed import kiss_fftr
 from tinykws.features.micro_frontend import (
-    MicroFrontendConfig, fixed_log, micro_features, sqrt64, to_float_model_input,
-    to_int8_model_input, window_coefficients)
+    MicroFrontendConfig, fixed_log, micro_features, micro_features_batch, micro_features_numba,
+    sqrt64, window_coefficients)
+from tinykws.features.model_input import to_float_model_input, to_int8_model_input
 
 GOLDEN = Path(__file__).parent / "golden" / "micro_frontend_golden.npz"
 # Example counts: bounded by default, ten times more under --slow (whose
@@ -200,9 +200,9 @@ def test_clips_shorter_than_a_window_give_no_frames(length):
 def test_kernel_square_root_equals_reference(num):
     # The kernel starts from a float guess; inputs >= 2^52 happen only when C
     # wraps an energy of 2^31 into a negative int32.
-    from kernels.micro_frontend import _isqrt_rounded
+    from kernels.micro_frontend_filterbank import isqrt_rounded
 
-    assert int(_isqrt_rounded(np.uint64(num))) == sqrt64(num)
+    assert int(isqrt_rounded(np.uint64(num))) == sqrt64(num)
 
 
 @pytest.mark.parametrize("bad", [dict(num_channels=0), dict(stride_ms=0), dict(upper_band_hz=9000.0),
@@ -305,3 +305,24 @@ def test_pcan_shifts_that_would_be_negative_in_c_are_refused_only_with_pcan():
     MicroFrontendConfig(smoothing_bits=2, enable_pcan=False)
     with pytest.raises(TinyKWSError, match="PCAN"):
         MicroFrontendConfig(smoothing_bits=2)
+
+
+def test_the_numba_kernel_imports_nothing_from_the_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, kernels.micro_frontend; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tinykws'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_kernel_parameters_carry_the_reference_constants_by_name():
+    from tinykws.features.micro_frontend import config as c
+    from tinykws.features.micro_frontend.fast import kernel_inputs
+
+    params, tables = kernel_inputs(MicroFrontendConfig(odd_smoothing=0.5))
+    assert (params.window_bits, params.noise_reduction_bits, params.log_coeff) == (
+        c.WINDOW_BITS, c.NOISE_REDUCTION_BITS, c.LOG_COEFF)
+    assert params.odd_smoothing == 8192 and params.input_correction_bits == 3  # msb32(512) - 1 - 6
+    np.testing.assert_array_equal(tables.window, window_coefficients(480))

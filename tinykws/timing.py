@@ -83,7 +83,7 @@ def clip_stages(blob: bytes, repeats: int = 21) -> dict[str, float]:
     with pymicro-features ``pymicro-features`` (10 ms, the C frontend), with
     tflite-micro ``tflite-micro`` (the same model).
     """
-    from kernels.micro_frontend import micro_features_numba
+    from tinykws.features.micro_frontend import micro_features_numba
     from tinykws.features.micro_frontend import MicroFrontendConfig, to_int8_model_input
     from tinykws.int8.fused import FusedTinyConv
     from tinykws.stream.recognize import RecognizeCommands

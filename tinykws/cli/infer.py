@@ -45,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from kernels.micro_frontend import micro_features_numba
     from tinykws.audio import load_device_clip
     from tinykws.errors import TinyKWSError
-    from tinykws.features.micro_frontend import to_int8_model_input
+    from tinykws.features.micro_frontend import micro_features_numba
+    from tinykws.features.model_input import to_int8_model_input
     from tinykws.tflite.reader import parse_tflite
 
     path = Path(args.model)

@@ -41,6 +41,10 @@ def register(subparsers) -> None:
     p.add_argument("--dense-weights", choices=("per-tensor", "per-channel"), default="per-tensor",
                    help="dense weights: one scale (default, as micro_speech's model) or one per "
                    "output row")
+    p.add_argument("--grid", choices=("tflite", "full-range"), default="tflite",
+                   help="weights' symmetric grid: TFLite's max|w| / (2^(b-1) - 1) (default) or the "
+                   "full signed range, max(-min / 2^(b-1), max / (2^(b-1) - 1)); PTQ at 2-4 bits is "
+                   "scored on both either way")
     add_study_options(p, "QAT")
     p.set_defaults(func=run, writes="out")
 
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     settings = QuantStudySettings(
         bits=args.bits, modes=args.modes, formats=args.formats or STUDY_FORMATS,
         finetune=finetune_config(args), calibration=args.calibration, ste=args.ste, percentile=args.percentile,
-        dense_per_channel=args.dense_weights == "per-channel")
+        dense_per_channel=args.dense_weights == "per-channel", grid=args.grid)
     result = run_quant_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
                              progress=not args.no_progress)
     save_quant_plots(result, args.out)
@@ -81,13 +85,16 @@ def summary(result: dict) -> str:
 
     head = "  ".join(f"{k:>9}" for k in splits)
     lines = ["balanced accuracy; ~ marks PTQ within noise of float, QAT within noise of PTQ "
-             "(paired bootstrap of balanced accuracy, same clips)", f"{'model':<16}{head}",
-             f"{'float':<16}" + cells(result["float"], {}, None)]
+             "(paired bootstrap of balanced accuracy, same clips)", f"{'model':<22}{head}",
+             f"{'float':<22}" + cells(result["float"], {}, None)]
     for mode, which in (("ptq", "ptq_vs_float"), ("qat", "qat_vs_ptq")):
         for b, entry in sorted((result.get(mode) or {}).items(), key=lambda kv: int(kv[0])):
-            lines.append(f"{mode.upper() + ' ' + b + '-bit':<16}" + cells(entry, paired.get(b, {}), which))
+            lines.append(f"{mode.upper() + ' ' + b + '-bit':<22}" + cells(entry, paired.get(b, {}), which))
+    for grid, entries in (result.get("grids") or {}).items():  # PTQ at 2-4 bits on each weight grid
+        for b, entry in sorted(entries.items(), key=lambda kv: int(kv[0])):
+            lines.append(f"{'PTQ ' + b + '-bit ' + grid:<22}" + cells(entry, {}, None))
     for name, entry in (result.get("minifloat") or {}).items():
-        lines.append(f"{name + ' (' + str(entry['bits']) + ' bits)':<16}" + cells(entry, {}, None))
+        lines.append(f"{name + ' (' + str(entry['bits']) + ' bits)':<22}" + cells(entry, {}, None))
     tflm = (result.get("qat") or {}).get("8", {}).get("tflm")
     if tflm:
         lines.append(f"QAT 8-bit in tflite-micro: {'bit-exact' if tflm['bit_exact'] else 'MISMATCH'} "

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from tinykws.atomic import write_bytes, write_json, write_text
 from tinykws.convert.c_array import c_header, c_source
-from tinykws.convert.ptq import float_to_int8_input, quantize_model
+from tinykws.features.model_input import float_to_int8_input
+from tinykws.quant.ptq import quantize_model
 
 MICRO_SPEECH_MODEL_BYTES = 18_712  # TensorFlow's micro_speech model, for comparison
 

@@ -33,17 +33,14 @@ from tinykws.audio import fit_length, load_wav, to_int16
 from tinykws.data import augment
 from tinykws.data.sampling import training_sampler
 from tinykws.data.speech_commands import CLIP_SAMPLES, SPLITS, DatasetIndex, Example
-
-# uint16 micro features -> float model input, TF's scale for --preprocess=micro.
-MICRO_FLOAT_SCALE = np.float32(10.0 / 256.0)
+from tinykws.features.model_input import FLOAT_SCALE as MICRO_FLOAT_SCALE  # uint16 -> float input
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]  # (N, n) int16 -> (N, frames, channels) uint16
 
 
 def micro_features(samples: np.ndarray) -> np.ndarray:
     """The default feature function: the TFLite-Micro frontend with its default settings."""
-    from kernels.micro_frontend import micro_features_batch
-    from tinykws.features.micro_frontend import MicroFrontendConfig
+    from tinykws.features.micro_frontend import MicroFrontendConfig, micro_features_batch
 
     return micro_features_batch(samples, MicroFrontendConfig())
 

@@ -41,9 +41,9 @@ class ClipFeatures:
 
 def clip_features(waveform: np.ndarray, sample_rate: int = 16000) -> ClipFeatures:
     """Compute every feature of a float waveform in [-1, 1] at ``sample_rate`` Hz."""
-    from kernels.micro_frontend import micro_features_numba
     from tinykws.audio import to_int16
-    from tinykws.features.micro_frontend import MicroFrontendConfig, to_int8_model_input
+    from tinykws.features.micro_frontend import MicroFrontendConfig, micro_features_numba
+    from tinykws.features.model_input import to_int8_model_input
 
     x = np.asarray(waveform, dtype=np.float32)  # (n,)
     freqs, mag = spectral.magnitude_spectrum(x, sample_rate)

@@ -105,7 +105,7 @@ class Int8Runtime:
         """``activation_bits < 8`` (the quantization study, not TFLite) clamps every
         CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED output to int8's lowest
         ``2^bits`` codes, ``-128 .. -129 + 2^bits``: the unsigned b-bit grid of
-        :func:`tinykws.convert.ptq.activation_params` held in int8.
+        :func:`tinykws.quant.grid.asymmetric_params` held in int8.
         """
         if not 2 <= activation_bits <= 8:
             raise ValueError(f"activation_bits must be between 2 and 8, not {activation_bits}")

@@ -52,7 +52,7 @@ def tiny_conv_graph(filters: int = 8) -> Graph:
     Made by our post-training quantizer from an untrained model: the cost
     model reads shapes only.
     """
-    from tinykws.convert.ptq import quantize_model
+    from tinykws.quant.ptq import quantize_model
     from tinykws.nn.model import tiny_conv
 
     x = np.random.default_rng(0).uniform(0.0, 26.0, (4, 49, 40, 1)).astype(np.float32)

@@ -22,19 +22,62 @@ so the convolution is one matrix product per group (BLAS does the work):
 ``dw = dy.T @ cols``, ``dcols = dy @ w``, and ``dx`` scatters ``dcols``
 back onto the input positions each row came from (col2im).
 
-That is the reference, and what grouped convolutions run. An ungrouped
-layer (TinyConv's) computes ``y`` and ``dw`` with the Numba kernels of
-:mod:`kernels.float_conv` instead: the same sums without writing the im2col
-matrix, which for TinyConv costs more than the product itself. The results
-agree to float32 rounding; ``numba=False`` keeps the reference path.
+That is the **im2col path**, the reference, and what grouped convolutions
+run. An ungrouped layer (TinyConv's) takes the **stride-phase path**: ``y``
+and ``dw`` from the Numba kernels of :mod:`kernels.float_conv`, the same sums
+without writing the im2col matrix, which for TinyConv costs more than the
+product itself. The results agree to float32 rounding; ``numba=False`` keeps
+the reference path. Each path saves its own named cache for backward
+(:class:`Im2colCache`, :class:`StridePhaseCache`); ``dx`` is col2im in both.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from kernels.float_conv import conv2d_forward, conv2d_weight_grad
 from tinykws.padding import PaddingValues, compute_padding_height_width
+
+
+class Geometry(NamedTuple):
+    """Where a forward pass put the input: what col2im needs to scatter ``dx`` back."""
+
+    x_shape: tuple[int, int, int, int]  # (N, H, W, C)
+    top: int  # zero rows above, below; zero columns left, right
+    bottom: int
+    left: int
+    right: int
+    out_h: int
+    out_w: int
+
+    @property
+    def padded_shape(self) -> tuple[int, int, int, int]:
+        n, h, w, c = self.x_shape
+        return n, h + self.top + self.bottom, w + self.left + self.right, c
+
+    @property
+    def padding_values(self) -> PaddingValues:
+        """The same padding as TFLite's ``PaddingValues`` (the extra row or column is the offset)."""
+        return PaddingValues(width=self.left, height=self.top, width_offset=self.right - self.left,
+                             height_offset=self.bottom - self.top)
+
+
+class Im2colCache(NamedTuple):
+    """What the im2col path's backward reads."""
+
+    geometry: Geometry
+    group_cols: list[np.ndarray]  # per group, (N*OH*OW, KH*KW*C/G): the receptive fields
+    weight: np.ndarray  # (G, O/G, KH*KW*C/G), the effective weights
+
+
+class StridePhaseCache(NamedTuple):
+    """What the stride-phase path's backward reads: the input split by stride phase."""
+
+    geometry: Geometry
+    phases: np.ndarray  # (N, SH, SW, C, PH, PW), from kernels.float_conv.conv2d_forward
+    weight: np.ndarray  # (1, O, KH*KW*C), the effective weights
 
 
 class Conv2D:
@@ -47,12 +90,12 @@ class Conv2D:
             raise ValueError("groups must divide both in_channels and out_channels")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel, self.stride, self.padding, self.groups = tuple(kernel), tuple(stride), padding, groups
-        self.numba = numba and groups == 1  # the kernels of kernels.float_conv (see module doc)
+        self.numba = numba and groups == 1  # the stride-phase path (see module doc)
         kh, kw = self.kernel
         self.params = {"weight": np.zeros((out_channels, kh, kw, in_channels // groups), np.float32),
                        "bias": np.zeros(out_channels, np.float32)}
         self.grads: dict[str, np.ndarray] = {}
-        self._cache = None
+        self._cache: Im2colCache | StridePhaseCache | None = None
         # Quantization-aware training sets a FakeQuant here (tinykws.quant.qat):
         # the forward pass then uses the quantized weights and the gradient
         # reaches the float weights straight through it.
@@ -72,30 +115,31 @@ class Conv2D:
         """``(padding_values, out_height, out_width)`` of an ``h`` x ``w`` input."""
         return compute_padding_height_width(self.padding, *self.stride, 1, 1, h, w, *self.kernel)
 
+    def _geometry(self, x_shape: tuple[int, int, int, int]) -> Geometry:
+        pad, oh, ow = self._pads(*x_shape[1:3])
+        return Geometry(tuple(x_shape), pad.height, pad.height + pad.height_offset,
+                        pad.width, pad.width + pad.width_offset, oh, ow)
+
     def output_shape(self, input_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         _, oh, ow = self._pads(*input_shape[:2])
         return oh, ow, self.out_channels
 
-    def _im2col(self, x: np.ndarray):
-        n, h, w, c = x.shape
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return self._forward_stride_phases(x) if self.numba else self._forward_im2col(x)
+
+    # -- the im2col path (reference) ---------------------------------------------------
+
+    def _forward_im2col(self, x: np.ndarray) -> np.ndarray:
+        """``y = cols @ w.T + b`` per group, BLAS doing the product."""
+        geo = self._geometry(x.shape)
+        n, oh, ow, c = x.shape[0], geo.out_h, geo.out_w, x.shape[3]
         kh, kw = self.kernel
         sh, sw = self.stride
-        pad, oh, ow = self._pads(h, w)
-        top, left = pad.height, pad.width
-        xp = np.pad(x, ((0, 0), (top, top + pad.height_offset), (left, left + pad.width_offset),
-                        (0, 0)))  # (N, H+, W+, C)
-        s = xp.strides
+        xp = np.pad(x, ((0, 0), (geo.top, geo.bottom), (geo.left, geo.right), (0, 0)))  # (N, H+, W+, C)
+        st = xp.strides
         cols = np.lib.stride_tricks.as_strided(
-            xp, shape=(n, oh, ow, kh, kw, c), strides=(s[0], s[1] * sh, s[2] * sw, s[1], s[2], s[3]),
+            xp, shape=(n, oh, ow, kh, kw, c), strides=(st[0], st[1] * sh, st[2] * sw, st[1], st[2], st[3]),
             writeable=False)  # (N, OH, OW, KH, KW, C), a view
-        return cols, xp.shape, (top, left)
-
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        if self.numba:
-            return self._forward_numba(x)
-        n = x.shape[0]
-        cols, padded_shape, offset = self._im2col(x)
-        _, oh, ow, kh, kw, c = cols.shape
         g, cg, og = self.groups, c // self.groups, self.out_channels // self.groups
         cols = cols.reshape(n, oh, ow, kh, kw, g, cg)
         w = self.effective_weight().reshape(g, og, kh * kw * cg)  # (G, Og, K)
@@ -105,52 +149,61 @@ class Conv2D:
             cols_g = np.ascontiguousarray(cols[..., gi, :]).reshape(n * oh * ow, kh * kw * cg)  # (M, K)
             y[..., gi, :] = (cols_g @ w[gi].T).reshape(n, oh, ow, og)
             group_cols.append(cols_g)
-        self._cache = (group_cols, x.shape, padded_shape, offset, (oh, ow), w)
+        self._cache = Im2colCache(geo, group_cols, w)
         return y.reshape(n, oh, ow, self.out_channels) + self.params["bias"]
 
-    def _forward_numba(self, x: np.ndarray) -> np.ndarray:
+    def _weight_grad_im2col(self, dy: np.ndarray, cache: Im2colCache) -> np.ndarray:
+        """``dw = dy.T @ cols`` per group: (G, Og, K)."""
+        g, og = self.groups, self.out_channels // self.groups
+        dy_g = dy.reshape(-1, g, og)  # (M, G, Og)
+        return np.stack([dy_g[:, gi, :].T @ cache.group_cols[gi] for gi in range(g)])
+
+    # -- the stride-phase path (Numba) -------------------------------------------------
+
+    def _forward_stride_phases(self, x: np.ndarray) -> np.ndarray:
         """``forward`` of an ungrouped layer by :func:`kernels.float_conv.conv2d_forward`."""
-        pad, oh, ow = self._pads(x.shape[1], x.shape[2])
-        top, left = pad.height, pad.width
+        geo = self._geometry(x.shape)
         weight = self.effective_weight()  # (O, KH, KW, C)
         y, phases = conv2d_forward(np.ascontiguousarray(x), np.ascontiguousarray(weight),
                                    self.params["bias"].astype(x.dtype), self.stride[0],
-                                   self.stride[1], pad, oh, ow)  # y: (N, OH, OW, O)
-        n, h, w, c = x.shape
-        padded_shape = (n, h + 2 * top + pad.height_offset, w + 2 * left + pad.width_offset, c)
-        # The cache backward reads: the input's stride phases stand in for the im2col matrix.
-        self._cache = (phases, x.shape, padded_shape, (top, left), (oh, ow),
-                       weight.reshape(1, self.out_channels, -1))
+                                   self.stride[1], geo.padding_values, geo.out_h,
+                                   geo.out_w)  # (N, OH, OW, O)
+        self._cache = StridePhaseCache(geo, phases, weight.reshape(1, self.out_channels, -1))
         return y
+
+    def _weight_grad_stride_phases(self, dy: np.ndarray, cache: StridePhaseCache) -> np.ndarray:
+        """``dw`` by :func:`kernels.float_conv.conv2d_weight_grad`: (O, KH, KW, C)."""
+        return conv2d_weight_grad(cache.phases, np.ascontiguousarray(dy), *self.kernel)
+
+    # -- backward, both paths --------------------------------------------------------------
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grads``; return ``dx`` unless the caller (a first layer) needs none."""
-        # saved: the im2col matrix of each group, or with numba the input's stride phases.
-        saved, x_shape, padded_shape, (top, left), (oh, ow), weight = self._cache
-        n, h, w_, c = x_shape
+        cache = self._cache
+        if self.numba:
+            dweight = self._weight_grad_stride_phases(dy, cache)
+        else:
+            dweight = self._weight_grad_im2col(dy, cache)
+        dweight = dweight.reshape(self.params["weight"].shape)
+        if self.weight_quant is not None:
+            dweight = self.weight_quant.backward(dweight)
+        self.grads = {"weight": dweight, "bias": dy.sum(axis=(0, 1, 2))}
+        return self._input_grad(dy, cache.geometry, cache.weight) if need_input_grad else None
+
+    def _input_grad(self, dy: np.ndarray, geo: Geometry, weight: np.ndarray) -> np.ndarray:
+        """``dx``: ``dcols = dy @ w`` per group, scattered back onto the input (col2im)."""
+        n, h, w_, c = geo.x_shape
+        oh, ow = geo.out_h, geo.out_w
         kh, kw = self.kernel
         sh, sw = self.stride
         g, cg, og = self.groups, c // self.groups, self.out_channels // self.groups
         dy_g = dy.reshape(n * oh * ow, g, og)  # (M, G, Og)
-        if self.numba:
-            dweight = conv2d_weight_grad(saved, np.ascontiguousarray(dy), kh, kw)
-        else:
-            dweight = np.empty_like(weight)
-            for gi in range(g):
-                dweight[gi] = dy_g[:, gi, :].T @ saved[gi]  # (Og, K)
-        dweight = dweight.reshape(self.params["weight"].shape)
-        if self.weight_quant is not None:
-            dweight = self.weight_quant.backward(dweight)
-        self.grads = {"weight": dweight,
-                      "bias": dy.sum(axis=(0, 1, 2))}
-        if not need_input_grad:
-            return None
         dcols = np.empty((n, oh, ow, kh, kw, g, cg), dy.dtype)
         for gi in range(g):
             dcols[..., gi, :] = (dy_g[:, gi, :] @ weight[gi]).reshape(n, oh, ow, kh, kw, cg)
         dcols = dcols.reshape(n, oh, ow, kh, kw, c)
-        dxp = np.zeros(padded_shape, dy.dtype)  # col2im: each kernel tap adds its slice
+        dxp = np.zeros(geo.padded_shape, dy.dtype)  # col2im: each kernel tap adds its slice
         for i in range(kh):
             for j in range(kw):
                 dxp[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += dcols[:, :, :, i, j, :]
-        return dxp[:, top:top + h, left:left + w_, :]
+        return dxp[:, geo.top:geo.top + h, geo.left:geo.left + w_, :]

@@ -1,8 +1,16 @@
 """The small layers of TinyConv: Dense, ReLU, Dropout, Flatten; forward beside backward.
 
-Each layer keeps what its backward pass needs from the forward pass, and
-``backward(dy)`` returns ``dx`` (and fills ``grads`` where there are
-parameters). Shapes: ``N`` is the batch.
+The protocol every layer follows (these, :class:`tinykws.nn.conv.Conv2D`,
+and the quantizers of :mod:`tinykws.quant`):
+
+- ``params`` / ``grads``: the layer's own dicts of arrays (empty when there is
+  nothing to learn), made per instance in ``__init__``;
+- ``forward(x, training=False)`` keeps what the backward pass needs;
+- ``backward(dy, need_input_grad=True)`` fills ``grads`` and returns ``dx``,
+  or None when the caller needs no ``dx`` (the model's first trainable layer);
+- ``spec()`` (plain data to rebuild it) and ``output_shape(input_shape)``.
+
+Shapes: ``N`` is the batch.
 """
 
 from __future__ import annotations
@@ -38,36 +46,41 @@ class Dense:
         self._w = self.effective_weight()  # (out, in)
         return x @ self._w.T + self.params["bias"]  # (N, out)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         # dL/dW = dy^T x, dL/db = sum dy, dL/dx = dy W
         dw = dy.T @ self._x
         if self.weight_quant is not None:
             dw = self.weight_quant.backward(dw)
         self.grads = {"weight": dw, "bias": dy.sum(axis=0)}
-        return dy @ self._w
+        return dy @ self._w if need_input_grad else None
 
 
-class ReLU:
-    """``max(x, 0)``; the gradient passes where the input was positive."""
+class Parameterless:
+    """Base of the layers with nothing to learn: empty ``params`` and ``grads`` of their own."""
 
-    params: dict = {}
-    grads: dict = {}
-
-    def spec(self) -> dict:
-        return {"type": "relu"}
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
 
     def output_shape(self, input_shape):
         return input_shape
+
+
+class ReLU(Parameterless):
+    """``max(x, 0)``; the gradient passes where the input was positive."""
+
+    def spec(self) -> dict:
+        return {"type": "relu"}
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._mask = x > 0
         return np.maximum(x, 0)  # keeps x's dtype (0 is a Python scalar)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
         return dy * self._mask
 
 
-class Dropout:
+class Dropout(Parameterless):
     """Inverted dropout: in training keep each unit with ``1 - rate``, scaled by ``1/(1 - rate)``.
 
     The scaling makes the expected activation equal in training and inference,
@@ -75,19 +88,14 @@ class Dropout:
     layer by the training loop (one explicit generator for the whole run).
     """
 
-    params: dict = {}
-    grads: dict = {}
-
     def __init__(self, rate: float = 0.5):
+        super().__init__()
         self.rate = rate
         self.rng: np.random.Generator | None = None
         self._mask = None
 
     def spec(self) -> dict:
         return {"type": "dropout", "rate": self.rate}
-
-    def output_shape(self, input_shape):
-        return input_shape
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if not training or self.rate == 0:
@@ -97,15 +105,12 @@ class Dropout:
         self._mask = (self.rng.random(x.shape) < keep).astype(x.dtype) / np.asarray(keep, x.dtype)
         return x * self._mask
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
         return dy if self._mask is None else dy * self._mask
 
 
-class Flatten:
+class Flatten(Parameterless):
     """``(N, H, W, C) -> (N, H*W*C)`` in NHWC order, as TFLite's RESHAPE lays it out."""
-
-    params: dict = {}
-    grads: dict = {}
 
     def spec(self) -> dict:
         return {"type": "flatten"}
@@ -117,5 +122,5 @@ class Flatten:
         self._shape = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
         return dy.reshape(self._shape)

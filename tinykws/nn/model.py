@@ -38,11 +38,7 @@ class Sequential:
         first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
         for i in range(len(self.layers) - 1, first, -1):
             dy = self.layers[i].backward(dy)
-        layer = self.layers[first]
-        if isinstance(layer, Conv2D):
-            layer.backward(dy, need_input_grad=False)
-        else:
-            layer.backward(dy)
+        self.layers[first].backward(dy, need_input_grad=False)
 
     def parameters(self) -> dict[str, np.ndarray]:
         """``"<layer index>.<name>" -> array``, the model's trainable state."""

@@ -37,7 +37,8 @@ import numpy as np
 from tqdm import tqdm
 
 from tinykws.atomic import write_bytes, write_json
-from tinykws.convert.ptq import float_to_int8_input, quantize_model
+from tinykws.features.model_input import float_to_int8_input
+from tinykws.quant.ptq import quantize_model
 from tinykws.errors import TinyKWSError
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense

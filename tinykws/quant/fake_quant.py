@@ -9,15 +9,13 @@ estimator** (Bengio et al., 2013): pretend the quantizer was the identity,
 ``dL/dx = dL/dy`` — or, the *clipped* variant, only where ``x`` fell inside
 the representable range (a clamped value would not move if ``x`` moved).
 
-Two grids, as TFLite uses them:
-
-- **symmetric** (weights): ``s = max|x| / (2^(b-1) - 1)``, ``z = 0``, codes
-  clamped to ``[-2^(b-1), 2^(b-1) - 1]``; per tensor, or per channel along an
-  axis (one ``s`` per output channel of a convolution);
-- **asymmetric unsigned** (activations): ``s = (max - min) / (2^b - 1)``,
-  ``z = round(-min / s)``, codes in ``[0, 2^b - 1]``. The range always
-  includes 0, so that 0 (ReLU's floor, the padding value) is exact. After a
-  ReLU, ``min = 0`` and ``z = 0``.
+The grids are those of :mod:`tinykws.quant.grid`, the very ones PTQ
+(:mod:`tinykws.quant.ptq`) builds the integer model on: float32 scales,
+rounding half away from zero (``TfLiteRound``), symmetric weights (per
+tensor or per output channel; the ``"tflite"`` or ``"full-range"`` grid) and
+asymmetric activations held in int8's lowest ``2^b`` codes. So a
+fake-quantized weight is exactly ``s * q`` of the integer model's code ``q``,
+and an activation lands exactly on the integer model's grid.
 
 An activation's ``(min, max)`` is not known in advance: :class:`FakeQuant`
 tracks it during training as a moving average of each batch's min and max
@@ -32,6 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinykws.nn.layers import Parameterless
+from tinykws.quant.grid import (
+    SYMMETRIC_GRIDS, asymmetric_codes, asymmetric_params, channel_ranges, per_channel,
+    symmetric_quantize, symmetric_scales, tflite_round)
 from tinykws.quant.minifloat import MinifloatFormat, minifloat_round
 
 
@@ -41,6 +43,8 @@ class QConfig:
 
     ``mode``: ``"symmetric"`` (weights), ``"asymmetric"`` (activations) or
     ``"minifloat"`` (symmetric in scale, ExMy grid; ``fmt`` gives E and M).
+    ``grid``: the symmetric grid, ``"tflite"`` or ``"full-range"``
+    (:mod:`tinykws.quant.grid`).
     ``axis``: per-channel along this axis, or None for per tensor.
     ``ste``: ``"identity"`` or ``"clipped"`` straight-through gradient.
     ``momentum``: moving-average factor of the activation range.
@@ -55,6 +59,7 @@ class QConfig:
     momentum: float = 0.9
     percentile: float | None = None
     fmt: MinifloatFormat | None = None
+    grid: str = "tflite"
 
     def __post_init__(self):
         if self.mode not in ("symmetric", "asymmetric", "minifloat"):
@@ -63,75 +68,51 @@ class QConfig:
             raise ValueError("minifloat mode needs a format (fmt)")
         if self.mode != "minifloat" and not 2 <= self.bits <= 16:
             raise ValueError(f"bits must be between 2 and 16, not {self.bits}")
+        if self.grid not in SYMMETRIC_GRIDS:
+            raise ValueError(f"grid must be one of {', '.join(SYMMETRIC_GRIDS)}, not {self.grid!r}")
         if self.ste not in ("identity", "clipped"):
             raise ValueError(f"ste must be identity or clipped, not {self.ste!r}")
 
 
-def _per_channel(values: np.ndarray, axis: int | None, ndim: int) -> np.ndarray:
-    """Reshape per-channel values to broadcast against an ``ndim`` array along ``axis``."""
-    if axis is None:
-        return values.reshape(())
-    shape = [1] * ndim
-    shape[axis] = -1
-    return values.reshape(shape)
-
-
-def abs_max(x: np.ndarray, axis: int | None) -> np.ndarray:
-    """``max|x|`` over everything, or per index along ``axis``: shape ``()`` or ``(C,)``."""
-    if axis is None:
-        return np.abs(x).max(initial=0.0)
-    return np.abs(np.moveaxis(x, axis, 0)).reshape(x.shape[axis], -1).max(axis=1, initial=0.0)
-
-
-def symmetric_scale(peak: np.ndarray, bits: int) -> np.ndarray:
-    """``s = max|x| / (2^(b-1) - 1)``; a channel of zeros gets ``s = 1`` (any s is exact)."""
-    peak = np.asarray(peak, np.float64)
-    return np.where(peak > 0, peak / (2 ** (bits - 1) - 1), 1.0)
-
-
-def asymmetric_params(lo: float, hi: float, bits: int) -> tuple[float, int]:
-    """``(s, z)`` of the unsigned grid covering ``[min(lo, 0), max(hi, 0)]``."""
-    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi == lo:
-        return 1.0, 0
-    scale = (hi - lo) / (2 ** bits - 1)
-    return scale, int(np.clip(np.round(-lo / scale), 0, 2 ** bits - 1))
-
-
 def fake_quant_symmetric(x: np.ndarray, bits: int, axis: int | None = None,
-                         scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric fake quantization; returns ``(x_hat, inside)``.
+                         grid: str = "tflite") -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric fake quantization on the tensor's own scale; returns ``(x_hat, inside)``.
 
     ``inside`` marks the elements that were not clamped (for the clipped
-    STE). ``scale`` defaults to the tensor's own ``max|x| / (2^(b-1) - 1)``.
+    STE; with the scale taken from ``x`` itself, nothing is).
     """
-    s = symmetric_scale(abs_max(x, axis), bits) if scale is None else np.asarray(scale, np.float64)
-    s = _per_channel(s, axis, x.ndim)
-    qmin, qmax = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    q = np.round(x / s)  # (shape of x) float64, integer valued
-    inside = (q >= qmin) & (q <= qmax)
-    return (np.clip(q, qmin, qmax) * s).astype(x.dtype), inside
+    scales = symmetric_scales(*channel_ranges(x, axis), bits, grid)  # (C,) or (1,) float32
+    codes, inside = symmetric_quantize(x, scales, axis, bits, grid)
+    s = per_channel(scales, axis, x.ndim).astype(np.float64)
+    return (codes * s).astype(x.dtype), inside
 
 
 def fake_quant_asymmetric(x: np.ndarray, bits: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """Asymmetric unsigned fake quantization to ``[lo, hi]``; returns ``(x_hat, inside)``."""
+    """Asymmetric fake quantization to the grid of ``[lo, hi]``; returns ``(x_hat, inside)``."""
     s, z = asymmetric_params(lo, hi, bits)
-    q = np.round(x / s) + z
-    inside = (q >= 0) & (q <= 2 ** bits - 1)
-    return ((np.clip(q, 0, 2 ** bits - 1) - z) * s).astype(x.dtype), inside
+    qmin, qmax = asymmetric_codes(bits)
+    q = tflite_round(np.asarray(x, np.float64) / s) + z
+    inside = (q >= qmin) & (q <= qmax)
+    return ((np.clip(q, qmin, qmax) - z) * s).astype(x.dtype), inside
+
+
+def abs_max(x: np.ndarray, axis: int | None) -> np.ndarray:
+    """``max|x|`` over everything (shape ``(1,)``) or per index along ``axis`` (``(C,)``)."""
+    lo, hi = channel_ranges(x, axis)
+    return np.maximum(-lo, hi)
 
 
 def fake_quant_minifloat(x: np.ndarray, fmt: MinifloatFormat, axis: int | None = None,
                          peak: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Scale so that ``max|x|`` lands on the format's largest value, round to ExMy, scale back."""
     peak = abs_max(x, axis) if peak is None else np.asarray(peak, np.float64)
-    s = _per_channel(np.where(peak > 0, peak / fmt.max_value, 1.0), axis, x.ndim)
+    s = per_channel(np.where(peak > 0, peak / fmt.max_value, 1.0), axis, x.ndim)
     y = x / s
     inside = np.abs(y) <= fmt.max_value
     return (minifloat_round(y, fmt) * s).astype(x.dtype), inside
 
 
-class FakeQuant:
+class FakeQuant(Parameterless):
     """A fake-quantization step with its straight-through backward; usable as a layer.
 
     For weights (``mode="symmetric"`` or ``"minifloat"``), the scale comes
@@ -141,10 +122,8 @@ class FakeQuant:
     seen the range is that of the first input.
     """
 
-    params: dict = {}
-    grads: dict = {}
-
     def __init__(self, config: QConfig):
+        super().__init__()  # nothing to learn: the ranges are tracked, not trained
         self.config = config
         self.lo: float | None = None  # running range (activations)
         self.hi: float | None = None
@@ -154,9 +133,6 @@ class FakeQuant:
         c = self.config
         return {"type": "fake_quant", "bits": c.bits, "mode": c.mode, "axis": c.axis,
                 "lo": self.lo, "hi": self.hi}
-
-    def output_shape(self, input_shape):
-        return input_shape
 
     def observe(self, x: np.ndarray) -> None:
         """Fold one batch's range into the moving average."""
@@ -172,7 +148,7 @@ class FakeQuant:
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         c = self.config
         if c.mode == "symmetric":
-            y, self._inside = fake_quant_symmetric(x, c.bits, c.axis)
+            y, self._inside = fake_quant_symmetric(x, c.bits, c.axis, c.grid)
             return y
         if c.mode == "minifloat" and c.axis is not None:  # a weight: its own scale
             y, self._inside = fake_quant_minifloat(x, c.fmt, c.axis)
@@ -185,7 +161,7 @@ class FakeQuant:
         y, self._inside = fake_quant_asymmetric(x, c.bits, self.lo, self.hi)
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
         """Straight-through: ``dy`` everywhere (identity) or where not clamped (clipped)."""
         if self.config.ste == "identity":
             return dy

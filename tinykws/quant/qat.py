@@ -1,7 +1,7 @@
 """Quantization-aware models: TinyConv with fake quantizers where the integer model rounds.
 
 :func:`fake_quant_model` copies a float model and places a fake quantizer at
-every point where the b-bit integer model (``tinykws.convert.ptq`` with
+every point where the b-bit integer model (``tinykws.quant.ptq`` with
 ``bits=b``) loses precision, so the float forward pass computes what the
 integer model will:
 
@@ -26,48 +26,43 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinykws.convert.ptq import INPUT_SCALE, float_to_int8_input
+from tinykws.features.model_input import float_to_int8_input, int8_input_to_float
 from tinykws.nn.conv import Conv2D
-from tinykws.nn.layers import Dense, ReLU
+from tinykws.nn.layers import Dense, Parameterless, ReLU
 from tinykws.nn.model import Sequential, from_spec
 from tinykws.quant.fake_quant import FakeQuant, QConfig
 from tinykws.quant.minifloat import MinifloatFormat
 
 
-class InputQuant:
+class InputQuant(Parameterless):
     """The model input as the device sees it: micro_speech's int8 features, dequantized.
 
     ``x`` is the float training input ``v * 10/256``; the device feeds
     ``q = (v * 256 + 333) // 666 - 128`` with scale 26/256, zero point -128,
-    i.e. the real value ``(q + 128) * 26/256``. No parameters, so no gradient
-    is needed through it.
+    i.e. the real value ``(q + 128) * 26/256`` (:mod:`tinykws.features.model_input`).
+    No parameters, so no gradient is needed through it.
     """
-
-    params: dict = {}
-    grads: dict = {}
 
     def spec(self) -> dict:
         return {"type": "input_quant"}
 
-    def output_shape(self, input_shape):
-        return input_shape
-
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        q = float_to_int8_input(x).astype(np.float32)  # (N, 49, 40, 1) int8 values
-        return ((q + 128) * np.float32(INPUT_SCALE)).astype(x.dtype)
+        q = float_to_int8_input(x)  # (N, 49, 40, 1) int8
+        return int8_input_to_float(q).astype(x.dtype)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
         return dy
 
 
 def fake_quant_model(model: Sequential, bits: int, ste: str = "identity",
                      percentile: float | None = None,
                      fmt: MinifloatFormat | None = None,
-                     dense_per_channel: bool = False) -> Sequential:
+                     dense_per_channel: bool = False, grid: str = "tflite") -> Sequential:
     """A copy of ``model`` with fake quantizers; ``fmt`` switches to minifloat grids.
 
     ``dense_per_channel`` quantizes the dense weights per output row, as
-    ``quantize_model(dense_per_channel=True)`` does.
+    ``quantize_model(dense_per_channel=True)`` does; ``grid`` names the
+    weights' symmetric grid, as ``quantize_model(grid=...)``.
     """
     copy = from_spec(model.spec())
     copy.load_parameters(model.parameters())  # copies the values
@@ -75,7 +70,7 @@ def fake_quant_model(model: Sequential, bits: int, ste: str = "identity",
     def weights(axis):
         if fmt is not None:
             return FakeQuant(QConfig(fmt.bits, "minifloat", axis=axis, ste=ste, fmt=fmt))
-        return FakeQuant(QConfig(bits, "symmetric", axis=axis, ste=ste))
+        return FakeQuant(QConfig(bits, "symmetric", axis=axis, ste=ste, grid=grid))
 
     def activations():
         if fmt is not None:

@@ -13,6 +13,11 @@ activation_bits=b)`` on the int8 features, argmax of the integer logits.
 The QAT model at 8 bits is exported through the flatbuffer writer and
 compared with tflite-micro output by output.
 
+The weights' symmetric grid is ``settings.grid`` (TFLite's by default, or the
+assignment's full-range one; :mod:`tinykws.quant.grid`). At 2 to 4 bits,
+where the extra negative code matters most, PTQ is also scored on both grids
+side by side (``quant.json``'s ``grids``).
+
 **Minifloat** (ExMy) formats are scored by fake quantization in a float
 forward pass (there is no integer kernel for them): weights per channel /
 per tensor scaled onto the format, activations scaled by their calibrated
@@ -31,16 +36,19 @@ from pathlib import Path
 import numpy as np
 
 from tinykws.atomic import write_bytes, write_json
-from tinykws.convert.ptq import float_to_int8_input, quantize_model
+from tinykws.features.model_input import float_to_int8_input
+from tinykws.quant.ptq import quantize_model
 from tinykws.errors import TinyKWSError
 from tinykws.int8.runtime import Int8Runtime
 from tinykws.quant import qat
+from tinykws.quant.grid import SYMMETRIC_GRIDS
 from tinykws.quant.minifloat import STUDY_FORMATS, parse_format
 from tinykws.resume import load_partial
 from tinykws.train.finetune import FinetuneConfig, finetune
 from tinykws.train.metrics import majority_accuracy, paired_test, predict, split_scores
 
 MODES = ("ptq", "qat", "minifloat")
+GRID_STUDY_BITS = (2, 3, 4)  # where PTQ is scored on both symmetric grids
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,11 @@ class QuantStudySettings:
     ste: str = "identity"
     percentile: float | None = None
     dense_per_channel: bool = False  # dense weights: one scale per output row instead of one
+    grid: str = "tflite"  # the weights' symmetric grid, one of tinykws.quant.grid.SYMMETRIC_GRIDS
 
     def __post_init__(self):
+        if self.grid not in SYMMETRIC_GRIDS:
+            raise TinyKWSError(f"unknown grid {self.grid!r}; choose from {', '.join(SYMMETRIC_GRIDS)}")
         bad = [b for b in self.bits if not 2 <= b <= 8]
         if bad:
             raise TinyKWSError(f"bits must be between 2 and 8 (integer models are held in int8), "
@@ -90,7 +101,8 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
     model, meta, pipeline = open_run(run, data, resplit_salt)
     wanted = {"run": str(run), "data": meta["data_dir"], "resplit_salt": meta["resplit_salt"],
               "real": real, **asdict(settings)}
-    result = load_partial(out / "quant.json", wanted, {"ptq": {}, "qat": {}, "minifloat": {}})
+    result = load_partial(out / "quant.json", wanted,
+                          {"ptq": {}, "qat": {}, "minifloat": {}, "grids": {g: {} for g in SYMMETRIC_GRIDS}})
     x_cal = calibration_set(pipeline, settings.calibration)
     splits = {"validation": pipeline.split_arrays("validation"), "testing": pipeline.split_arrays("testing")}
     if real is not None:
@@ -113,13 +125,21 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
     if "float" not in result:
         result["float"] = score(lambda x: predict(model, x).argmax(1))
         save()
+
+    def ptq(b: int, grid: str) -> dict:
+        graph = quantize_model(model, x_cal, softmax=False, bits=b, dense_per_channel=per_row, grid=grid)
+        return score(lambda x: integer_predictions(graph, b, x))
+
     if "ptq" in settings.modes:
         for b in settings.bits:
-            if str(b) in result["ptq"]:
-                continue
-            graph = quantize_model(model, x_cal, softmax=False, bits=b, dense_per_channel=per_row)
-            result["ptq"][str(b)] = score(lambda x: integer_predictions(graph, b, x))
-            save()
+            if str(b) not in result["ptq"]:
+                result["ptq"][str(b)] = ptq(b, settings.grid)
+                save()
+        for b in (b for b in settings.bits if b in GRID_STUDY_BITS):
+            for grid, entries in result["grids"].items():
+                if str(b) not in entries:  # the default grid's entry is the PTQ one above
+                    entries[str(b)] = result["ptq"][str(b)] if grid == settings.grid else ptq(b, grid)
+                    save()
     if "qat" in settings.modes:
         for b in settings.bits:
             if str(b) in result["qat"]:
@@ -145,7 +165,7 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
 
 
 def compare_entries(result: dict, truth: dict[str, np.ndarray]) -> dict:
-    """McNemar's test per width and split: QAT vs PTQ, and each vs the float model."""
+    """Paired tests per width and split: QAT vs PTQ, and each vs the float model."""
     paired = {}
     for b in sorted(set(result["ptq"]) | set(result["qat"]), key=int):
         ptq, qat_entry = result["ptq"].get(b, {}), result["qat"].get(b, {})
@@ -161,12 +181,13 @@ def _qat_entry(model, pipeline, x_cal, bits, settings, splits, out: Path, progre
     start = time.perf_counter()
     per_row = settings.dense_per_channel
     fq = qat.fake_quant_model(model, bits, ste=settings.ste, percentile=settings.percentile,
-                              dense_per_channel=per_row)
+                              dense_per_channel=per_row, grid=settings.grid)
     qat.calibrate_ranges(fq, x_cal)  # start from the PTQ ranges, then track them
     tuned = finetune(fq, pipeline, settings.finetune, snapshot=qat.snapshot, restore=qat.restore,
                      progress=progress, desc=f"QAT {bits}-bit")
     float_model, ranges = qat.strip(fq), qat.activation_ranges(fq)
-    graph = quantize_model(float_model, ranges=ranges, softmax=False, bits=bits, dense_per_channel=per_row)
+    graph = quantize_model(float_model, ranges=ranges, softmax=False, bits=bits, dense_per_channel=per_row,
+                           grid=settings.grid)
     entry = score(lambda x: integer_predictions(graph, bits, x))
     x_test, y_test = splits["testing"]
     entry["fake_quant_testing_accuracy"] = float(np.mean(predict(fq, x_test).argmax(1) == y_test))
@@ -176,7 +197,8 @@ def _qat_entry(model, pipeline, x_cal, bits, settings, splits, out: Path, progre
         from tinykws.tflite.interpreters import check_against_tflm
         from tinykws.tflite.writer import serialize_tflite
 
-        blob = serialize_tflite(quantize_model(float_model, ranges=ranges, dense_per_channel=per_row))
+        blob = serialize_tflite(quantize_model(float_model, ranges=ranges, dense_per_channel=per_row,
+                                               grid=settings.grid))
         write_bytes(out / "qat8.tflite", blob)
         entry["tflite_bytes"] = len(blob)
         entry["tflm"] = check_against_tflm(blob, float_to_int8_input(splits["testing"][0]))

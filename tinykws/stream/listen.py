@@ -26,8 +26,8 @@ class Detection:
 
 def window_scores(model, samples: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Scores of every 1 s window: ``(times_ms (T,), int8 scores (T, labels))``."""
-    from kernels.micro_frontend import micro_features_numba
-    from tinykws.features.micro_frontend import MicroFrontendConfig, to_float_model_input
+    from tinykws.features.micro_frontend import MicroFrontendConfig, micro_features_numba
+    from tinykws.features.model_input import to_float_model_input
     from tinykws.nn.loss import log_softmax
 
     config = MicroFrontendConfig()

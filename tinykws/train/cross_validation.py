@@ -125,7 +125,8 @@ def _run_fold(spec: FoldSpec, k: int, index, run: Path, config: TrainConfig, int
 
 def _int8_predictions(model, pipeline, x: np.ndarray) -> np.ndarray:
     """Argmax of the full-int8 PTQ model (calibrated on training clips) run with integer arithmetic."""
-    from tinykws.convert.ptq import float_to_int8_input, quantize_model
+    from tinykws.features.model_input import float_to_int8_input
+    from tinykws.quant.ptq import quantize_model
     from tinykws.int8.runtime import Int8Runtime
     from tinykws.train.evaluate import calibration_set
 

@@ -10,9 +10,12 @@ one is restored at the end (so a fine-tune can never end worse on
 validation than where it started, which it also scores).
 
 ``after_step(model)`` runs after every update: pruning re-applies its masks
-there. ``state()`` / ``load_state()`` of a model capture what
-``restore`` needs: parameters, plus anything else the caller adds (the
-running ranges of fake quantizers).
+there. The best state is kept by the ``snapshot(model)`` and
+``restore(model, state)`` callables: by default a copy of
+:meth:`Sequential.parameters` put back with :meth:`Sequential.load_parameters`;
+quantization-aware training passes :func:`tinykws.quant.qat.snapshot` and
+:func:`tinykws.quant.qat.restore`, which also keep the fake quantizers'
+running ranges.
 """
 
 from __future__ import annotations

@@ -8,15 +8,18 @@ quantization spec):
   255``, ``z = round(-128 - min / s)``, the range widened to include 0 so that
   0 is exact. A ReLU output has ``min = 0`` and so ``z = -128``.
 - **the model input** takes micro_speech's feature quantization, ``s = 26/256``,
-  ``z = -128`` (:func:`tinykws.features.micro_frontend.to_int8_model_input`), so the
-  model drops into the micro_speech sketch unchanged.
+  ``z = -128`` (:mod:`tinykws.features.model_input`), so the model drops into
+  the micro_speech sketch unchanged.
 - **convolution weights**: int8 symmetric per output channel, ``s_c = max|w_c|
   / 127``, ``z = 0``; **dense weights**: int8 symmetric per tensor (or per
-  output row, ``dense_per_channel``).
+  output row, ``dense_per_channel``). ``grid="full-range"`` swaps in the
+  assignment's symmetric grid, which also uses code -2^(b-1).
 - **biases**: int32 with ``s = s_input * s_weight`` (per channel for convs).
 - **softmax output**: ``s = 1/256``, ``z = -128``.
 
-The integer multipliers and shifts are not stored: the runtime derives them
+Both grids, and the rounding (half away from zero, ``TfLiteRound``), are
+those of :mod:`tinykws.quant.grid`, which fake quantization uses too. The
+integer multipliers and shifts are not stored: the runtime derives them
 from these scales exactly as TFLite does (``tinykws.int8.quantize_multiplier``).
 """
 
@@ -25,57 +28,12 @@ from __future__ import annotations
 import numpy as np
 
 from tinykws.convert.depthwise import conv_as_depthwise
+from tinykws.features.model_input import INT8_SCALE, INT8_ZERO_POINT
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import Sequential
+from tinykws.quant.grid import asymmetric_params, check_grid, f32, symmetric_weights, tflite_round
 from tinykws.tflite.model import Graph, Operator, Tensor
-
-INPUT_SCALE = 26.0 / 256.0  # micro_speech's feature quantization
-INPUT_ZERO_POINT = -128
-
-
-def _round(x: np.ndarray) -> np.ndarray:
-    """Round half away from zero (``std::round``), as TFLite's quantizer does."""
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
-
-
-def _f32(x: float) -> float:
-    """The float32 value a .tflite file will store."""
-    return float(np.float32(x))
-
-
-def activation_params(lo: float, hi: float, bits: int = 8) -> tuple[float, int]:
-    """Asymmetric ``(scale, zero_point)`` covering ``[min(lo, 0), max(hi, 0)]`` with ``2^bits`` codes.
-
-    The codes are int8's lowest ``2^bits``: ``-128 .. -129 + 2^bits`` (all of
-    int8 at 8 bits), i.e. the unsigned ``b``-bit grid of
-    :func:`tinykws.quant.fake_quant.asymmetric_params` shifted by -128.
-    """
-    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi == lo:
-        return 1.0, -128
-    scale = _f32((hi - lo) / (2 ** bits - 1))
-    zero_point = int(np.clip(_round(np.array(-128 - lo / scale)), -128, -129 + 2 ** bits))
-    return scale, zero_point
-
-
-def symmetric_weights(w: np.ndarray, axis: int | None, bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """int8-held ``bits``-bit weights and float32 scales, per channel along ``axis`` or per tensor.
-
-    ``s = max|w| / (2^(b-1) - 1)``; codes in ``[-(2^(b-1) - 1), 2^(b-1) - 1]``
-    (TFLite's int8 weights never use -128, keeping the grid symmetric).
-    """
-    if axis is None:
-        peak = np.array([np.abs(w).max()])
-    else:
-        peak = np.abs(np.moveaxis(w, axis, 0)).reshape(w.shape[axis], -1).max(axis=1)
-    qmax = 2 ** (bits - 1) - 1
-    scales = np.where(peak > 0, peak / qmax, 1.0).astype(np.float32)  # (C,)
-    shape = [1] * w.ndim
-    if axis is not None:
-        shape[axis] = -1
-    q = np.clip(_round(w / scales.reshape(shape).astype(np.float64)), -qmax, qmax).astype(np.int8)
-    return q, scales
 
 
 def calibrate(model: Sequential, x: np.ndarray) -> list[tuple[float, float]]:
@@ -96,7 +54,7 @@ def calibrate(model: Sequential, x: np.ndarray) -> list[tuple[float, float]]:
 def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, softmax: bool = True,
                    single_channel_as_depthwise: bool = True, bits: int = 8,
                    ranges: list[tuple[float, float]] | None = None,
-                   dense_per_channel: bool = False) -> Graph:
+                   dense_per_channel: bool = False, grid: str = "tflite") -> Graph:
     """Build the int8 TFLite :class:`Graph` of ``model`` (conv/ReLU/dropout/flatten/dense).
 
     Activation ranges come from ``calibration_x`` (post-training
@@ -110,18 +68,20 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
     ``dense_per_channel`` gives each dense output row its own weight scale
     (TensorFlow 2.21's converter does by default; micro_speech's model and
     older TFLM builds, such as the course's Arduino library, use one scale).
+    ``grid`` names the weights' symmetric grid (:data:`tinykws.quant.grid.SYMMETRIC_GRIDS`).
     """
     if not 2 <= bits <= 8:
         raise ValueError(f"bits must be between 2 and 8, not {bits}")
+    check_grid(grid)
     if ranges is None:
         if calibration_x is None:
             raise ValueError("give calibration_x or ranges")
         ranges = calibrate(model, calibration_x)
     ranges = iter(ranges)
-    tensors: list[Tensor] = [Tensor("input", (1, *model.input_shape), "int8", (INPUT_SCALE,),
-                                    (INPUT_ZERO_POINT,))]
+    tensors: list[Tensor] = [Tensor("input", (1, *model.input_shape), "int8", (INT8_SCALE,),
+                                    (INT8_ZERO_POINT,))]
     ops: list[Operator] = []
-    current, scale = 0, INPUT_SCALE  # tensor index and scale of the running activation
+    current, scale = 0, INT8_SCALE  # tensor index and scale of the running activation
     layers = model.layers
     for i, layer in enumerate(layers):
         fused_relu = i + 1 < len(layers) and isinstance(layers[i + 1], ReLU)
@@ -130,10 +90,11 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
         if isinstance(layer, Conv2D):
             if layer.groups != 1:
                 raise ValueError("grouped convolutions are not exported")
-            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=0, bits=bits)
-            b_scales = np.array([_f32(scale * s) for s in w_s])
-            b_q = _round(layer.params["bias"].astype(np.float64) / b_scales).astype(np.int32)
-            out_scale, out_zp = activation_params(*next(ranges), bits)
+            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=0, bits=bits,
+                                     grid=grid)
+            b_scales = np.array([f32(scale * s) for s in w_s])
+            b_q = tflite_round(layer.params["bias"].astype(np.float64) / b_scales).astype(np.int32)
+            out_scale, out_zp = asymmetric_params(*next(ranges), bits)
             oh, ow, oc = layer.output_shape(tensors[current].shape[1:])
             tensors += [
                 Tensor(f"conv{i}/weights", w_q.shape, "int8", tuple(map(float, w_s)),
@@ -157,10 +118,10 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
             current = n - 1
         elif isinstance(layer, Dense):
             w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64),
-                                         axis=0 if dense_per_channel else None, bits=bits)
-            b_scales = np.array([_f32(scale * s) for s in w_s])  # (1,) or (K,)
-            b_q = _round(layer.params["bias"].astype(np.float64) / b_scales).astype(np.int32)
-            out_scale, out_zp = activation_params(*next(ranges), bits)
+                                         axis=0 if dense_per_channel else None, bits=bits, grid=grid)
+            b_scales = np.array([f32(scale * s) for s in w_s])  # (1,) or (K,)
+            b_q = tflite_round(layer.params["bias"].astype(np.float64) / b_scales).astype(np.int32)
+            out_scale, out_zp = asymmetric_params(*next(ranges), bits)
             tensors += [
                 Tensor(f"dense{i}/weights", w_q.shape, "int8", tuple(map(float, w_s)), (0,) * len(w_s), 0, w_q),
                 Tensor(f"dense{i}/bias", b_q.shape, "int32", tuple(map(float, b_scales)), (0,) * len(w_s), 0, b_q),
@@ -179,10 +140,3 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
     graph = Graph(tuple(tensors), tuple(ops), (0,), (current,), description="tinykws TinyConv int8")
     return conv_as_depthwise(graph) if single_channel_as_depthwise else graph
 
-
-def float_to_int8_input(x: np.ndarray) -> np.ndarray:
-    """Float model input ``v * 10/256`` back to uint16 ``v``, then micro_speech's int8 input."""
-    from tinykws.features.micro_frontend import to_int8_model_input
-
-    v = np.rint(np.asarray(x, np.float64) * 25.6).astype(np.int64)  # exact: v*10/256 is exact in float32
-    return to_int8_model_input(v)
