@@ -105,7 +105,7 @@ def test_prune_stops_cleanly_and_the_rerun_keeps_what_was_done(trained, tmp_path
 
 
 def test_synth_data_stops_cleanly_and_the_rerun_keeps_the_rendered_clips(tmp_path):
-    from tinykws.data.synth import synthesizer_available
+    from tinykws.data.synth_voice import synthesizer_available
 
     if not synthesizer_available():
         pytest.skip("no eSpeak NG (pip install espeakng-loader)")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tinykws.data import locate, synth
+from tinykws.data import locate, synth, synth_voice
 from tinykws.errors import TinyKWSError
 
 
@@ -21,7 +21,7 @@ def test_a_cached_speech_commands_copy_comes_first(tmp_path, monkeypatch):
     assert (source.path, source.kind) == (copy, "cache")
 
 
-@pytest.mark.skipif(not synth.synthesizer_available(), reason="no eSpeak NG")
+@pytest.mark.skipif(not synth_voice.synthesizer_available(), reason="no eSpeak NG")
 def test_without_a_copy_a_synthetic_set_is_rendered_into_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
     small = synth.SynthSettings(speakers=2, repeats=1, others=1, noise_seconds=2.0)
@@ -31,7 +31,7 @@ def test_without_a_copy_a_synthetic_set_is_rendered_into_the_cache(tmp_path, mon
     assert len(list((source.path / "yes").glob("*.wav"))) == 2
 
 
-@pytest.mark.skipif(not synth.synthesizer_available(), reason="no eSpeak NG")
+@pytest.mark.skipif(not synth_voice.synthesizer_available(), reason="no eSpeak NG")
 def test_a_cached_synthetic_set_of_another_plan_is_not_reused(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
     old = tmp_path / locate.SYNTH_DIR  # where tinykws before plan fingerprints rendered
@@ -47,7 +47,7 @@ def test_a_cached_synthetic_set_of_another_plan_is_not_reused(tmp_path, monkeypa
 
 def test_with_no_way_to_get_data_the_error_lists_all_three(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
-    monkeypatch.setattr(synth, "synthesizer_available", lambda: False)
+    monkeypatch.setattr(synth_voice, "synthesizer_available", lambda: False)
     with pytest.raises(TinyKWSError) as err:
         locate.resolve_data()
     message = str(err.value)
@@ -69,6 +69,6 @@ def test_a_yes_when_asked_downloads_into_the_cache(tmp_path, monkeypatch):
 
 def test_a_no_when_asked_falls_back_to_the_synthetic_set(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
-    monkeypatch.setattr(synth, "synthesizer_available", lambda: False)
+    monkeypatch.setattr(synth_voice, "synthesizer_available", lambda: False)
     with pytest.raises(TinyKWSError, match="no data"):  # no synthesizer either: the error
         locate.resolve_data(ask=lambda q: False)

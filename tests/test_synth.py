@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tinykws.data import synth
+from tinykws.data import synth, synth_noise, synth_voice
 from tinykws.data.split import which_set
 from tinykws.errors import TinyKWSError
 
-needs_synth = pytest.mark.skipif(not synth.synthesizer_available(),
+needs_synth = pytest.mark.skipif(not synth_voice.synthesizer_available(),
                                  reason="no eSpeak NG (pip install espeakng-loader)")
 
 SMALL = synth.SynthSettings(speakers=3, keywords=("yes", "no"), repeats=2, others=2,
@@ -30,7 +30,7 @@ def test_noise_colours_have_the_expected_spectral_slope():
     rng = np.random.default_rng(0)
     slopes = {}
     for kind in ("white", "pink", "brown"):
-        x = synth.make_noise(kind, 4.0, rng)
+        x = synth_noise.make_noise(kind, 4.0, rng)
         f = np.fft.rfftfreq(len(x), 1 / 16000)
         p = np.abs(np.fft.rfft(x)) ** 2
         band = (f > 50) & (f < 5000)
@@ -43,21 +43,21 @@ def test_noise_colours_have_the_expected_spectral_slope():
 
 
 def test_colored_noise_is_unit_rms_with_nothing_below_the_low_cut():
-    x = synth.colored_noise(16000, 2.0, np.random.default_rng(2), low_cut_hz=20.0)
+    x = synth_noise.colored_noise(16000, 2.0, np.random.default_rng(2), low_cut_hz=20.0)
     spectrum = np.abs(np.fft.rfft(x))
     assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0)
     assert spectrum[:20].max() < 1e-9 * spectrum[20:].max()  # 1 Hz bins
 
 
 def test_hum_is_50_hz_mains():
-    x = synth.make_noise("hum", 2.0, np.random.default_rng(1))
+    x = synth_noise.make_noise("hum", 2.0, np.random.default_rng(1))
     f = np.fft.rfftfreq(len(x), 1 / 16000)
     assert f[np.argmax(np.abs(np.fft.rfft(x)))] == pytest.approx(50.0)
 
 
 def test_room_response_decays_60_db_in_rt60():
     rt60 = 0.4
-    h = synth.room_response(rt60, np.random.default_rng(4))
+    h = synth_noise.room_response(rt60, np.random.default_rng(4))
     assert len(h) == int(rt60 * 16000) and h[0] == 1.0
     energy = (h[80:6320].reshape(-1, 160) ** 2).sum(axis=1)  # 10 ms windows from 5 ms on
     t = (80 + 160 * np.arange(len(energy)) + 80) / 16000
@@ -65,10 +65,10 @@ def test_room_response_decays_60_db_in_rt60():
     assert slope_db_per_s == pytest.approx(-60 / rt60, rel=0.15)
 
 
-@pytest.mark.parametrize("kind", synth.BED_KINDS)
+@pytest.mark.parametrize("kind", synth_noise.BED_KINDS)
 def test_every_noise_bed_is_unit_rms_and_never_digital_silence(kind):
-    track = synth.colored_noise(3 * 16000, 1.0, np.random.default_rng(5))  # a stand-in babble track
-    bed = synth.noise_bed(kind, np.random.default_rng(6), track)
+    track = synth_noise.colored_noise(3 * 16000, 1.0, np.random.default_rng(5))  # a stand-in babble track
+    bed = synth_noise.noise_bed(kind, np.random.default_rng(6), track)
     assert bed.shape == (16000,)
     assert np.sqrt(np.mean(bed ** 2)) == pytest.approx(1.0)
     assert _quietest_100ms_rms(bed) > 0.1
@@ -77,7 +77,7 @@ def test_every_noise_bed_is_unit_rms_and_never_digital_silence(kind):
 def test_a_hum_bed_is_mains_at_50_or_60_hz():
     peaks = set()
     for seed in range(8):
-        bed = synth.noise_bed("hum", np.random.default_rng(seed), np.zeros(32000))
+        bed = synth_noise.noise_bed("hum", np.random.default_rng(seed), np.zeros(32000))
         peaks.add(float(np.fft.rfftfreq(16000, 1 / 16000)[np.argmax(np.abs(np.fft.rfft(bed)))]))
     assert peaks <= {50.0, 60.0, 150.0, 180.0} and peaks & {50.0, 60.0}
 
@@ -88,7 +88,7 @@ def test_a_hum_bed_is_mains_at_50_or_60_hz():
 def test_place_in_clip_puts_the_word_whole_where_asked_at_the_requested_level():
     speech = np.hanning(5000).astype(np.float32)
     for position, expected_start in ((0.0, 0), (1.0, 11000), (0.5, 5500)):
-        clip, start = synth.place_in_clip(speech, position, level=0.4)
+        clip, start = synth_noise.place_in_clip(speech, position, level=0.4)
         assert clip.shape == (16000,) and start == expected_start
         assert np.abs(clip).max() == pytest.approx(0.4, rel=1e-3)
         assert np.count_nonzero(clip[start:start + 5000]) == np.count_nonzero(clip)
@@ -97,10 +97,10 @@ def test_place_in_clip_puts_the_word_whole_where_asked_at_the_requested_level():
 @pytest.mark.parametrize("snr_db", [5.0, 17.0, 30.0])
 def test_mix_at_snr_sets_speech_power_over_the_word_against_the_bed(snr_db):
     speech = 0.3 * np.sin(np.arange(4000) * 0.1).astype(np.float32)
-    clip, start = synth.place_in_clip(speech, 0.25, 0.3)
-    bed = synth.colored_noise(16000, 1.0, np.random.default_rng(7))
+    clip, start = synth_noise.place_in_clip(speech, 0.25, 0.3)
+    bed = synth_noise.colored_noise(16000, 1.0, np.random.default_rng(7))
     word = slice(start, start + 4000)
-    mixed = synth.mix_at_snr(clip, word, bed, snr_db)
+    mixed = synth_noise.mix_at_snr(clip, word, bed, snr_db)
     assert np.abs(mixed).max() < 0.99  # not scaled down: the mix is clip + g * bed
     noise = mixed.astype(np.float64) - clip
     measured = 10 * np.log10(np.mean(clip[word].astype(np.float64) ** 2) / np.mean(noise ** 2))
@@ -110,8 +110,8 @@ def test_mix_at_snr_sets_speech_power_over_the_word_against_the_bed(snr_db):
 def test_a_mix_that_would_clip_is_scaled_down_keeping_its_snr():
     clip = np.zeros(16000, np.float32)
     clip[:8000] = 0.9 * np.sign(np.sin(np.arange(8000)))
-    bed = synth.colored_noise(16000, 0.0, np.random.default_rng(8))
-    mixed = synth.mix_at_snr(clip, slice(0, 8000), bed, 5.0)
+    bed = synth_noise.colored_noise(16000, 0.0, np.random.default_rng(8))
+    mixed = synth_noise.mix_at_snr(clip, slice(0, 8000), bed, 5.0)
     assert np.abs(mixed).max() == pytest.approx(0.99, abs=1e-6)
     gain = np.dot(mixed[:8000], clip[:8000]) / np.dot(clip[:8000], clip[:8000])  # speech scale
     noise = mixed - gain * clip
@@ -124,8 +124,8 @@ def test_a_mix_that_would_clip_is_scaled_down_keeping_its_snr():
 
 @needs_synth
 def test_rendered_word_is_speech_length_and_normalised():
-    voice = synth.make_voices(1, np.random.default_rng(0))[0]
-    x = synth.render_word("yes", voice)
+    voice = synth_voice.make_voices(1, np.random.default_rng(0))[0]
+    x = synth_voice.render_word("yes", voice)
     assert 0.15 < len(x) / 16000 < 1.0
     assert np.abs(x).max() == pytest.approx(1.0)
 
@@ -166,7 +166,7 @@ def test_takes_vary_around_their_voice():
     assert all(0.87 <= t.rate / t.speaker.rate <= 1.13 for t in takes)
     assert all(synth.LEVEL[0] <= t.level <= synth.LEVEL[1] for t in takes)
     assert all(synth.SNR_DB[0] <= t.snr_db <= synth.SNR_DB[1] for t in takes)
-    assert {t.bed for t in takes} == set(synth.BED_KINDS)
+    assert {t.bed for t in takes} == set(synth_noise.BED_KINDS)
     assert 0 < sum(t.rt60 > 0 for t in takes) < len(takes)  # some rooms dry, some not
     assert len({(t.pitch, t.rate) for t in takes}) > len(takes) // 2
     assert np.std([t.position for t in takes]) > 0.2
@@ -177,7 +177,7 @@ def test_takes_vary_around_their_voice():
 
 @pytest.fixture(scope="module")
 def small_set(tmp_path_factory):
-    if not synth.synthesizer_available():
+    if not synth_voice.synthesizer_available():
         pytest.skip("no eSpeak NG")
     return synth.render_dataset(tmp_path_factory.mktemp("synth") / "s", SMALL, workers=1,
                                 progress=False)
@@ -190,7 +190,7 @@ def test_render_dataset_writes_the_speech_commands_layout(small_set):
     others = [p for p in out.iterdir() if p.is_dir() and p.name not in ("yes", "no", "_background_noise_")]
     assert sum(len(list(d.glob("*.wav"))) for d in others) == SMALL.speakers * SMALL.others
     assert sorted(p.name for p in (out / "_background_noise_").iterdir()) == sorted(
-        f"{kind}_noise.wav" for kind in synth.BACKGROUND_KINDS)
+        f"{kind}_noise.wav" for kind in synth_noise.BACKGROUND_KINDS)
     info = sf.info(yes[0])
     assert (info.samplerate, info.channels, info.frames, info.subtype) == (16000, 1, 16000, "PCM_16")
     # one id per voice: the same speaker ids appear under every keyword

@@ -80,9 +80,9 @@ def resolve_data(data: str | os.PathLike | None = None, *, download: bool = Fals
         from tinykws.data.download import download_speech_commands
 
         return DataSource(download_speech_commands(cached, progress=progress), "download")
-    from tinykws.data import synth
+    from tinykws.data import synth, synth_voice
 
-    if synth.synthesizer_available():
+    if synth_voice.synthesizer_available():
         settings = synth_settings or synth.SynthSettings()
         out = synthetic_dir(synth.make_plan(settings).fingerprint)
         synth.render_dataset(out, settings, progress=progress)
