@@ -14,8 +14,9 @@ def register(subparsers) -> None:
         "train on the others (the same recipe and flags as 'tinykws train') and score the fold, so "
         "every clip is scored by a model that never heard its speaker. Writes OUT/fold-k/ (training "
         "runs), OUT/cv.json (pooled per-class recall and precision, balanced accuracy, false accepts "
-        "with 95 %% intervals, float and int8, the spread across folds), OUT/cv_recall.png and "
-        "OUT/cv_confusion.png. Rerun the same command to resume.")
+        "with 95 % intervals, float and int8, the spread across folds), OUT/cv_recall.png, "
+        "OUT/cv_confusion.png, OUT/cv_operating.png (keyword recall against false accepts). Rerun "
+        "the same command to resume.")
     add_data_options(p)
     p.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")

@@ -14,7 +14,7 @@ def register(subparsers) -> None:
         "semantics (hash split, silence/unknown shares, time shift, background noise). The model "
         "with the best balanced validation accuracy is kept. Writes RUN/model.npz, RUN/last.npz "
         "(resume point), RUN/metrics.json (per-class recall and precision, balanced accuracy, false "
-        "accepts, 95 %% intervals), RUN/curves.png and RUN/confusion.png. Kill it at any time and "
+        "accepts, 95 % intervals), RUN/curves.png and RUN/confusion.png. Kill it at any time and "
         "rerun with --resume.")
     add_data_options(p)
     p.add_argument("--out", required=True, metavar="RUN", help="run folder")
