@@ -24,10 +24,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinykws.cli.train_options import check_shares, config_from_args, data_info, words_from_args
+    from tinykws.cli.train_options import check_shares, config_from_args, words_from_args
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.data.speech_commands import index_speech_commands
     from tinykws.errors import TinyKWSError
+    from tinykws.train.evaluate import run_data_info
     from tinykws.train.loop import train
     from tinykws.train.metrics import summary_lines
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise TinyKWSError(f"{args.data} has no validation examples to select the best model")
     config = config_from_args(args, pipeline.split_size("training"))
     metrics = train(pipeline, args.out, config, resume=args.resume,
-                    data_info=data_info(args, index, pipeline))
+                    data_info=run_data_info(args.data, pipeline, args.resplit_salt))
     print(f"trained {config.steps} steps in {metrics['wall_seconds']:.0f} s "
           f"({metrics['steps_per_second']:.1f} steps/s); best balanced validation accuracy "
           f"{metrics['balanced_accuracy']['validation']:.4f} at step {metrics['best_step']}")

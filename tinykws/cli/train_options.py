@@ -140,13 +140,3 @@ def config_from_args(args: argparse.Namespace, training_examples: int):
         boundaries=tuple(int(v) for v in parse_floats(args.lr_steps, "--lr-steps"))
         if args.lr and args.lr_steps else None,
         **overrides)
-
-
-def data_info(args: argparse.Namespace, index, pipeline, **extra) -> dict:
-    """What a run records of its data, enough for later stages to rebuild the same splits."""
-    return {"dir": str(args.data), "layout": index.layout, "words": list(words_from_args(args)),
-            "resplit_salt": args.resplit_salt,
-            "silence_percentage": args.silence_percentage,
-            "unknown_percentage": args.unknown_percentage,
-            "examples": {s: pipeline.split_size(s) for s in ("training", "validation", "testing")},
-            **extra}

@@ -102,13 +102,10 @@ def _run_fold(spec: FoldSpec, k: int, index, run: Path, config: TrainConfig, int
               progress: bool) -> dict:
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.train.checkpoint import load_checkpoint
+    from tinykws.train.evaluate import run_data_info
 
     pipeline = FeaturePipeline(index)
-    info = {"dir": spec.data, "layout": index.layout, "words": list(spec.words),
-            "resplit_salt": spec.salt, "folds": spec.folds, "fold": k,
-            "silence_percentage": spec.silence_percentage,
-            "unknown_percentage": spec.unknown_percentage,
-            "examples": {s: pipeline.split_size(s) for s in ("training", "validation", "testing")}}
+    info = run_data_info(spec.data, pipeline, spec.salt, folds=spec.folds, fold=k)
     if progress:
         print(f"fold {k + 1} of {spec.folds}: {info['examples']['training']} training, "
               f"{info['examples']['validation']} validation, {info['examples']['testing']} test clips")

@@ -28,6 +28,19 @@ def evaluate_run(run_path: str, data: str, split: str = "testing", resplit_salt:
     return {"data": str(data), "layout": index.layout, "split": split, **report}
 
 
+def run_data_info(data: str, pipeline, resplit_salt: str | None, **extra) -> dict:
+    """What a run records of its data: enough for :func:`open_run` to rebuild the same splits.
+
+    ``extra`` adds a cross-validation fold's ``folds`` and ``fold``.
+    """
+    index = pipeline.index
+    silence, unknown = pipeline.class_shares
+    return {"dir": str(data), "layout": index.layout, "words": list(index.labels[2:]),
+            "resplit_salt": resplit_salt, "silence_percentage": silence, "unknown_percentage": unknown,
+            "examples": {s: pipeline.split_size(s) for s in ("training", "validation", "testing")},
+            **extra}
+
+
 def open_run(run_path, data: str | None = None, resplit_salt: str | None = None):
     """``(model, meta, pipeline)`` of a run's best model on its data (or ``data``).
 
