@@ -59,6 +59,8 @@ def test_report_builds_then_reuses_every_stage(built):
     prune = _stage_result(tmp_path / "report", "prune")
     assert len(prune["unstructured"]) == 12 and len(prune["structured"]) == 14
     assert f"| unpruned | {prune['baseline']['nonzero_params']:,} |" in text
+    infield = _stage_result(tmp_path / "report", "infield")
+    assert f"| {proportion(infield['recall_interval']).percent()} |" in text
     mcu = _stage_result(tmp_path / "report", "mcu")
     assert f"| network | {mcu['reference']['network_ms']:.1f} ms | {mcu['cmsis-nn']['network_ms']:.1f} ms |" in text
     for line in text.splitlines():

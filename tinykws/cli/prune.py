@@ -86,4 +86,9 @@ def summary(result: dict) -> str:
         for key, e in (result.get(method) or {}).items():
             test = result.get("paired", {}).get(method, {}).get(key, {}).get("testing")
             lines.append(line(f"{method} {key}", e, test))
+    from tinykws.train.metrics import summary_lines
+
+    base = result["baseline"]
+    if "int8_testing_report" in base:
+        lines += ["unpruned int8 model, test split:", *summary_lines(base["int8_testing_report"])]
     return "\n".join(lines)

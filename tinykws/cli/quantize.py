@@ -99,4 +99,9 @@ def summary(result: dict) -> str:
     if tflm:
         lines.append(f"QAT 8-bit in tflite-micro: {'bit-exact' if tflm['bit_exact'] else 'MISMATCH'} "
                      f"on {tflm['examples']} test clips")
+    from tinykws.train.metrics import summary_lines
+
+    for name, entry in (("float model", result["float"]), ("QAT 8-bit", (result.get("qat") or {}).get("8"))):
+        if entry and "testing_report" in entry:
+            lines += [f"{name}, test split:", *summary_lines(entry["testing_report"])]
     return "\n".join(lines)

@@ -276,13 +276,21 @@ def _floor(study: dict) -> list[str]:
 
 
 def _infield(f: dict) -> list[str]:
-    return ["", "## In-field test", "",
-            f"A {f['duration_s'] / 60:.1f}-minute recording of test-split voices (never seen in "
-            f"training) with noisy gaps, streamed through micro_speech's recognizer (1 s average, "
-            f"threshold 200, 1.5 s suppression): {f['keywords_spoken']} keywords spoken, "
-            f"{f['hits']} detected, {f['false_alarms']} false alarms.", "",
-            "| precision | recall | false alarms per hour |", "|---:|---:|---:|",
-            f"| {_pct(f['precision'])} | {_pct(f['recall'])} | {f['false_alarms_per_hour']:.1f} |"]
+    lines = ["", "## In-field test", "",
+             f"A {f['duration_s'] / 60:.1f}-minute recording of test-split voices (never seen in "
+             f"training) with noisy gaps, streamed through micro_speech's recognizer (1 s average, "
+             f"threshold 200, 1.5 s suppression): {f['keywords_spoken']} keywords spoken, "
+             f"{f['hits']} detected, {f['false_alarms']} false alarms.", "",
+             "| precision | recall | false alarms per hour |", "|---:|---:|---:|"]
+    if "recall_interval" not in f:  # a stage cached by an older tinykws: its numbers as they are
+        return lines + [f"| {_pct(f['precision'])} | {_pct(f['recall'])} | "
+                        f"{f['false_alarms_per_hour']:.1f} |"]
+    fa = f["false_alarms_per_hour_interval"]
+    return lines + [
+        f"| {_ci(f['precision_interval'])} | {_ci(f['recall_interval'])} | "
+        f"{fa['value']:.1f} [{fa['low']:.1f}, {fa['high']:.1f}] |", "",
+        "Recall per keyword: " + "; ".join(f"{w} {_ci(e)}" for w, e in f["recall_per_keyword"].items())
+        + ". Intervals: 95 % (Wilson; exact Poisson for the alarm rate)."]
 
 
 def _real(r: dict) -> list[str]:
