@@ -74,6 +74,7 @@ SPLITS = ("training", "validation", "testing")
 _TF_SPLIT_ORDER = ("validation", "testing", "training")  # the order TF fills and shuffles splits
 _RESERVED = (SILENCE_LABEL, UNKNOWN_LABEL, BACKGROUND_NOISE_DIR)
 DEFAULT_FOLD_SALT = "cv"  # the fold hash's salt when no --resplit-salt is given
+TF_SHARE_PERCENTAGE = 25.0  # TF's --silence_percentage and --unknown_percentage defaults
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ class DatasetIndex:
     background: tuple[np.ndarray, ...]  # each (n_i,) float32, n_i > CLIP_SAMPLES
     skipped: int  # broken clips left out
     background_files: tuple[str, ...] = field(default=())  # paths, parallel to background
-    silence_percentage: float = 25.0  # TF's shares, kept for class-prior sampling and reports
-    unknown_percentage: float = 25.0
+    silence_percentage: float = TF_SHARE_PERCENTAGE  # kept for class-prior sampling and reports
+    unknown_percentage: float = TF_SHARE_PERCENTAGE
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Examples per split and label: ``counts()[split][label]``."""
@@ -112,8 +113,8 @@ def index_speech_commands(
     data_dir: str | os.PathLike,
     wanted_words: Iterable[str] = ("yes", "no"),
     *,
-    silence_percentage: float = 25.0,
-    unknown_percentage: float = 25.0,
+    silence_percentage: float = TF_SHARE_PERCENTAGE,
+    unknown_percentage: float = TF_SHARE_PERCENTAGE,
     validation_percentage: float = 10.0,
     testing_percentage: float = 10.0,
     seed: int = RANDOM_SEED,

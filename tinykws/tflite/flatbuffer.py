@@ -71,7 +71,7 @@ class Flatbuffer:
 class Table:
     """One table: read fields by slot, with their schema defaults."""
 
-    def __init__(self, fb: _Flatbuffer, pos: int, vtable: int, vtable_size: int,
+    def __init__(self, fb: Flatbuffer, pos: int, vtable: int, vtable_size: int,
                  table_size: int, what: str):
         self.fb, self.pos, self.vtable = fb, pos, vtable
         self.vtable_size, self.table_size, self.what = vtable_size, table_size, what

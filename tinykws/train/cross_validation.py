@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from tinykws.atomic import save_npz, write_json
+from tinykws.data.speech_commands import TF_SHARE_PERCENTAGE
 from tinykws.errors import TinyKWSError
 from tinykws.resume import load_partial
 from tinykws.stats import mcnemar
@@ -52,8 +53,8 @@ class FoldSpec:
     words: tuple[str, ...]
     folds: int = 5
     salt: str = "cv"
-    silence_percentage: float = 25.0
-    unknown_percentage: float = 25.0
+    silence_percentage: float = TF_SHARE_PERCENTAGE
+    unknown_percentage: float = TF_SHARE_PERCENTAGE
 
     def index(self, fold: int):
         from tinykws.data.speech_commands import index_speech_commands

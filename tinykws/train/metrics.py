@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinykws.data.speech_commands import TF_SHARE_PERCENTAGE
 from tinykws.nn.model import Sequential
 from tinykws.stats import Proportion, weighted_interval, wilson_interval
 
 NON_KEYWORDS = 2  # labels 0 and 1: _silence_ and _unknown_
-TF_SHARE_PERCENTAGE = 25.0  # TF's --silence_percentage and --unknown_percentage defaults
 
 
 def predict(model: Sequential, x: np.ndarray, batch: int = 1000) -> np.ndarray:
