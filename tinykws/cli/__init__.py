@@ -45,6 +45,7 @@ COMMANDS = (
     "mcu",
     "listen",
     "infield",
+    "stream-eval",
     "report",
 )
 

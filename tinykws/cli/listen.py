@@ -12,7 +12,11 @@ def register(subparsers) -> None:
         "micro_speech's RecognizeCommands: scores averaged over a window, a threshold, "
         "suppression after a detection and a minimum number of results.")
     p.add_argument("wav", help="a recording of any length (16 kHz mono preferred)")
-    p.add_argument("--model", required=True, metavar="RUN", help="training run folder or model .npz")
+    p.add_argument("--model", required=True, metavar="MODEL",
+                   help="training run folder, model .npz, or an int8 .tflite (run as the device "
+                   "runs it: micro frontend, int8 input, our int8 runtime)")
+    p.add_argument("--labels", help="a .tflite's output labels, comma-separated "
+                   "(default _silence_,_unknown_,yes,no)")
     p.add_argument("--window-ms", type=int, default=1000, help="averaging window (default 1000)")
     p.add_argument("--threshold", type=int, default=200, help="detection threshold, 0-255 (default 200)")
     p.add_argument("--suppression-ms", type=int, default=1500, help="default 1500")
@@ -36,10 +40,21 @@ def run(args: argparse.Namespace) -> int:
     if args.window_ms < 1 or args.suppression_ms < 0 or args.min_count < 1:
         raise TinyKWSError("--window-ms and --min-count must be positive, --suppression-ms not negative")
     path = Path(args.model)
-    model, meta, _ = load_checkpoint(path / "model.npz" if path.is_dir() else path)
     samples = to_int16(load_wav(args.wav))
-    times, scores = window_scores(model, samples)
-    recognizer = RecognizeCommands(tuple(meta["labels"]), args.window_ms, args.threshold,
+    if len(samples) < 16000:
+        raise TinyKWSError(f"{args.wav}: a recording of {len(samples) / 16000:.3f} s is shorter "
+                           "than one 1 s window")
+    if path.suffix == ".tflite":
+        from tinykws.stream.evaluate import int8_runtime_of_tflite
+        from tinykws.stream.device import stream_scores
+
+        runtime, labels = int8_runtime_of_tflite(path, args.labels)
+        times, scores, _ = stream_scores(runtime, samples)
+    else:
+        model, meta, _ = load_checkpoint(path / "model.npz" if path.is_dir() else path)
+        labels = meta["labels"]
+        times, scores = window_scores(model, samples)
+    recognizer = RecognizeCommands(tuple(labels), args.window_ms, args.threshold,
                                    args.suppression_ms, args.min_count)
     found = detect(times, scores, recognizer)
     if args.json:

@@ -69,3 +69,47 @@ class RecognizeCommands:
 def probabilities_to_int8(p: np.ndarray) -> np.ndarray:
     """Float softmax output -> int8 scores on the int8 model's output scale (1/256, zp -128)."""
     return np.clip(np.round(p * 256) - 128, -128, 127).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class RecognizerSettings:
+    """The four arguments of micro_speech's ``RecognizeCommands`` constructor."""
+
+    average_window_ms: int = 1000
+    detection_threshold: int = 200  # of 255
+    suppression_ms: int = 1500
+    minimum_count: int = 3
+
+    def check(self) -> None:
+        from tinykws.errors import TinyKWSError
+
+        if not 0 <= self.detection_threshold <= 255:
+            raise TinyKWSError(f"detection threshold {self.detection_threshold} is outside 0-255")
+        if self.average_window_ms < 1 or self.minimum_count < 1 or self.suppression_ms < 0:
+            raise TinyKWSError("the averaging window and minimum count must be positive, "
+                               "suppression not negative")
+
+    def as_c(self) -> str:
+        """The settings as the sketch writes them (``recognize_commands.h``'s argument order)."""
+        return ("static RecognizeCommands static_recognizer(error_reporter, "
+                f"/*average_window_duration_ms=*/{self.average_window_ms}, "
+                f"/*detection_threshold=*/{self.detection_threshold}, "
+                f"/*suppression_ms=*/{self.suppression_ms}, "
+                f"/*minimum_count=*/{self.minimum_count});")
+
+
+def new_commands(times_ms: np.ndarray, scores: np.ndarray, settings: RecognizerSettings):
+    """Every new command of a whole stream, as :class:`RecognizeCommands` finds them one by one.
+
+    ``times_ms`` (T,) increasing, ``scores`` (T, labels) int8. Returns
+    ``(indices, labels, average scores)``, each (D,) int64: the window that
+    fired, its label index and its average score. Bit for bit the reference's
+    answers (tests compare them); a Numba loop, so a detection-threshold
+    sweep over hours of audio takes seconds.
+    """
+    from kernels.recognize import new_commands as kernel
+
+    times_ms = np.ascontiguousarray(times_ms, np.int64)
+    plus128 = np.ascontiguousarray(scores, np.int64) + 128  # (T, labels) 0..255
+    return kernel(times_ms, plus128, settings.average_window_ms, settings.detection_threshold,
+                  settings.suppression_ms, settings.minimum_count, MAX_RESULTS)
