@@ -432,6 +432,26 @@ CASES = {
                         "--clips must be positive", None),
     "infield-threshold-negative": ("infield {run} --data {data} --threshold -1", NOTHING,
                                    "--threshold between 0 and 255", None),
+    "stream-eval-threshold-300": (
+        "stream-eval {tflite} --data {data} --out {out} --threshold 300", NOTHING,
+        "detection threshold 300 is outside 0-255", "stream.json"),
+    "stream-eval-target-0": (
+        "stream-eval {tflite} --data {data} --out {out} --calibrate --target-fa-per-hour 0", NOTHING,
+        "--target-fa-per-hour must be positive", "stream.json"),
+    "stream-eval-keyword-not-a-label": (
+        "stream-eval {tflite} --data {data} --out {out} --keywords yes,maybe", NOTHING,
+        "lack the keywords ['maybe']", "stream.json"),
+    "stream-eval-shorter-than-a-window": (
+        "stream-eval {tflite} --data {data} --out {out} --minutes 0.01", NOTHING,
+        "shorter than one 1 s window", "stream.json"),
+    "stream-eval-tflite-without-data": (
+        "stream-eval {tflite} --out {out}", NOTHING, "needs --data DIR", "stream.json"),
+    "listen-shorter-than-a-window": (
+        "listen {bad} --model {tflite}", _file("short.wav", lambda good: pcm16_bytes(tone(440.0, 0.5))),
+        "shorter than one 1 s window", None),
+    "listen-tflite-labels-mismatch": (
+        "listen {wav} --model {tflite} --labels a,b", NOTHING, "has 4 outputs but --labels names 2",
+        None),
 }
 
 

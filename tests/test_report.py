@@ -49,7 +49,8 @@ def test_report_builds_then_reuses_every_stage(built):
         assert f"| {label} | {proportion(entry['recall']).percent()} |" in text
     assert "676,004" in text and "16,652" in text
     for section in ("Int8 model", "CPU time per 1 s clip", "Estimated on the microcontroller",
-                    "Quantization: 2 to 8 bits", "Pruning", "In-field test", "Real speech"):
+                    "Quantization: 2 to 8 bits", "Pruning", "In-field test", "Streaming evaluation",
+                    "Real speech"):
         assert f"## {section}" in text
     quant = _stage_result(tmp_path / "report", "quant")
     assert set(quant["ptq"]) == set(quant["qat"]) == {str(b) for b in range(2, 9)}
@@ -61,6 +62,11 @@ def test_report_builds_then_reuses_every_stage(built):
     assert f"| unpruned | {prune['baseline']['nonzero_params']:,} |" in text
     infield = _stage_result(tmp_path / "report", "infield")
     assert f"| {proportion(infield['recall_interval']).percent()} |" in text
+    stream = _stage_result(tmp_path / "report", "stream")
+    calibrated = stream["main"]["calibration"]
+    assert f"| calibrated on validation speakers for 1 per hour | " \
+        f"{proportion(calibrated['test']['miss_rate']).percent()} |" in text
+    assert calibrated["c"] in text and stream["real"]["settings"] == calibrated["settings"]
     mcu = _stage_result(tmp_path / "report", "mcu")
     assert f"| network | {mcu['reference']['network_ms']:.1f} ms | {mcu['cmsis-nn']['network_ms']:.1f} ms |" in text
     for line in text.splitlines():

@@ -126,6 +126,9 @@ def build_report(s: ReportSettings, progress: bool = True, ask=None) -> Path:
                        lambda d: _prune(training.dir, source.path, s, d, progress))
     r["infield"] = stage("infield", {"train": training.key, "clips": 60},
                          lambda d: _infield(training.dir, source.path, s))
+    r["stream"] = stage("stream", {"convert": converted.key, "minutes": _stream_minutes(s),
+                                   "real_data": real_fingerprint},
+                        lambda d: _stream(training.dir, source.path, s, d))
     if s.real:
         r["real"] = stage("real_eval", {"train": training.key, "real": str(s.real),
                                         "real_data": real_fingerprint},
@@ -253,6 +256,37 @@ def _infield(train_dir: Path, data: Path, s: ReportSettings) -> dict:
     model, meta, _ = load_checkpoint(train_dir / "model.npz")
     result = infield_test(model, meta["labels"], index_speech_commands(data, s.words), s.seed, 60)
     return {k: v for k, v in result.items() if k not in ("events", "detections_list")}
+
+
+def _stream_minutes(s: ReportSettings) -> float:
+    return 10.0 if s.quick else 30.0
+
+
+def _stream(train_dir: Path, data: Path, s: ReportSettings, work: Path) -> dict:
+    """Streaming evaluation of the int8 model: calibrated for 1 false alarm per hour on
+    validation speakers, scored on test speakers; with ``--real``, the calibrated settings
+    on a stream of real speakers too."""
+    from tinykws.data.speech_commands import index_speech_commands
+    from tinykws.plots.stream import save_det
+    from tinykws.stream.device import int8_model_of_run
+    from tinykws.stream.evaluate import stream_eval
+    from tinykws.stream.recognize import RecognizerSettings
+    from tinykws.stream.recording import StreamSpec
+
+    blob, labels, pipeline = int8_model_of_run(train_dir, str(data), calibration=CALIBRATION_CLIPS)
+    spec = StreamSpec(minutes=_stream_minutes(s), seed=s.seed)
+    main = stream_eval([(blob, labels, pipeline.index, "model")], None, spec, calibrate=True,
+                       target_per_hour=1.0, progress=False)
+    save_det(main, work / "det.png")
+    out = {"main": main, "plots": ["det.png"]}
+    if s.real:
+        calibrated = RecognizerSettings(**main["calibration"]["settings"])
+        real_index = index_speech_commands(s.real, tuple(labels[2:]))
+        out["real"] = stream_eval([(blob, labels, real_index, "real")], None, spec, calibrated,
+                                  progress=False)
+        save_det(out["real"], work / "det_real.png")
+        out["plots"].append("det_real.png")
+    return out
 
 
 def _real_eval(train_dir: Path, real: str) -> dict:

@@ -12,7 +12,8 @@ Two recipes:
     before each. Each is a keyword with probability ``1 - unknown_share``
     (keywords equally likely) or else another word (an ``_unknown_`` clip).
     Under everything runs a continuous **underlay** of the data set's recorded
-    background noise; around each utterance its level is set so that the
+    background noise (``_background_noise_``; for the test-set layout the
+    recorded ``_silence_`` clips); around each utterance its level is set so that the
     clip's signal-to-noise ratio is one of ``snrs_db`` (drawn per utterance):
     ``SNR = 20 log10(rms(clip) / rms(noise))``. The level changes linearly
     over 50 ms between utterances.
@@ -160,7 +161,9 @@ def build_stream(index, keywords: tuple[str, ...], spec: StreamSpec = StreamSpec
         raise TinyKWSError(f"the data's labels {list(index.labels)} lack the keywords {missing}")
     rng = np.random.default_rng(spec.seed)
     pools = _ClipPools(index, split, tuple(keywords), rng)
-    background = [b for b in index.background if np.sqrt(np.mean(np.square(b))) > 1e-5]
+    background = list(index.background) or [  # the test-set layout unsplit: its silence clips
+        fit_length(load_wav(e.path), SR) for e in index.splits[split] if e.label == 0 and e.path]
+    background = [b for b in background if np.sqrt(np.mean(np.square(b))) > 1e-5]
     if not background:
         raise TinyKWSError(f"{index.root}: no recorded background noise to put under the stream")
     n = int(round(spec.minutes * 60 * SR))
