@@ -49,17 +49,10 @@ def run(args: argparse.Namespace) -> int:
     from tinykws.errors import TinyKWSError
     from tinykws.features.micro_frontend import micro_features_numba
     from tinykws.features.model_input import to_int8_model_input
-    from tinykws.tflite.reader import parse_tflite
+    from tinykws.stream.evaluate import read_tflite
 
-    path = Path(args.model)
-    if not path.is_file():
-        raise TinyKWSError(f"model {path} does not exist")
-    blob = path.read_bytes()
-    graph = parse_tflite(blob, str(path))  # validates before any runtime sees the bytes
-    labels = [w.strip() for w in args.labels.split(",")]
-    outputs = graph.tensors[graph.outputs[0]].shape[-1]
-    if len(labels) != outputs:
-        raise TinyKWSError(f"the model has {outputs} outputs but --labels names {len(labels)}")
+    # read_tflite validates the file before any runtime sees the bytes
+    blob, _, labels = read_tflite(Path(args.model), args.labels)
     x = np.stack([to_int8_model_input(micro_features_numba(load_device_clip(w)))
                   for w in args.wavs])[..., None]  # (N, 49, 40, 1) int8
     try:
