@@ -104,6 +104,7 @@ def test_hits_misses_and_false_alarms_under_the_rule():
     assert r["per_keyword"]["yes"]["miss_rate"]["count"] == 1
     causes = {(c["heard"], c["fired"]): c["count"] for c in r["false_alarms_on"]}
     assert causes == {("yes (again)", "yes"): 1, ("_unknown_", "no"): 1, ("noise", "yes"): 1}
+    assert r["misses_fired_instead"] == {"yes -> nothing": 1}
 
 
 @settings(max_examples=40, deadline=None)

@@ -101,7 +101,19 @@ def score_stream(detections, utterances, keywords, duration_s: float,
         "misses_by_snr": _rate_by(utterances, spoken, missed, lambda u: u.snr_db),
         "misses_by_speaker": _worst_speakers(utterances, spoken, missed),
         "false_alarms_on": _false_alarm_causes(false, utterances, window_ms),
+        "misses_fired_instead": _fired_instead(missed, utterances, detections, hit, window_ms),
     }
+
+
+def _fired_instead(missed, utterances, detections, hit, window_ms: int) -> dict:
+    """For each missed keyword: the wrong keyword that fired within its window, or "nothing"."""
+    out = Counter()
+    for i in missed:
+        u = utterances[i]
+        wrong = [d.label for d, h in zip(detections, hit)
+                 if not h and u.onset_ms <= d.time_ms <= u.onset_ms + window_ms]
+        out[f"{u.label} -> {wrong[0] if wrong else 'nothing'}"] += 1
+    return dict(out.most_common())
 
 
 def _rate_by(utterances, spoken, missed, key) -> dict:
