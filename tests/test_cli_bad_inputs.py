@@ -432,6 +432,9 @@ CASES = {
                         "--clips must be positive", None),
     "infield-threshold-negative": ("infield {run} --data {data} --threshold -1", NOTHING,
                                    "--threshold between 0 and 255", None),
+    "train-unknown-model": ("train --data {data} --out {out} --model resnet1000", NOTHING,
+                            "unknown model 'resnet1000'; the zoo has tiny_conv, single_fc", "last.npz"),
+    "size-unknown-model": ("size --model resnet1000", NOTHING, "the zoo has tiny_conv", None),
     "stream-eval-threshold-300": (
         "stream-eval {tflite} --data {data} --out {out} --threshold 300", NOTHING,
         "detection threshold 300 is outside 0-255", "stream.json"),

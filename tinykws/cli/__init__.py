@@ -114,6 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         end_progress_bars()
         print(f"tinykws: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:  # the reader went away (``tinykws size | head``): stop quietly
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's advice: no second error at exit
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt as exc:  # tinykws.signals.Interrupted for SIGINT and SIGTERM
         signum = getattr(exc, "signum", signal.SIGINT)
     except Exception:

@@ -8,8 +8,11 @@ import argparse
 def register(subparsers) -> None:
     p = subparsers.add_parser("size", help="parameters, FLOPs, flash, RAM and CPU latency of a model",
                               description="Size and cost of a trained model (RUN/model.npz), or of an "
-                              "untrained TinyConv for 4 labels when no RUN is given.")
+                              "untrained zoo model (--model, TinyConv by default) when no RUN is given.")
     p.add_argument("run", nargs="?", help="a training run folder (or a model .npz)")
+    p.add_argument("--model", metavar="NAME", default="tiny_conv",
+                   help="without RUN: an untrained zoo model (default tiny_conv)")
+    p.add_argument("--labels", type=int, default=4, help="without RUN: its number of labels (default 4)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -20,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from tinykws.nn.model import tiny_conv
+    from tinykws.errors import TinyKWSError
+    from tinykws.nn.zoo import build_model
     from tinykws.size import format_report, size_report
     from tinykws.train.checkpoint import load_checkpoint
 
@@ -28,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
         path = Path(args.run)
         model, _, _ = load_checkpoint(path / "model.npz" if path.is_dir() else path)
     else:
-        model = tiny_conv(4, np.random.default_rng(0))
+        if args.labels < 2:
+            raise TinyKWSError(f"--labels must be at least 2, not {args.labels}")
+        model = build_model(args.model, args.labels, np.random.default_rng(0))
     report = size_report(model)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0

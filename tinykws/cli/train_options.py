@@ -24,6 +24,9 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_recipe_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="NAME",
+                   help="architecture from the zoo (tinykws.nn.zoo; default tiny_conv): "
+                   "tiny_conv, single_fc, tiny_embedding_conv, low_latency_conv")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="training steps (default: the recipe's, 3000)")
     length.add_argument("--epochs", type=float, help="passes over the training split")
@@ -127,6 +130,12 @@ def config_from_args(args: argparse.Namespace, training_examples: int):
                  "augmentation": augmentation_from_args(args)}
     if args.weight_decay is not None:
         overrides["weight_decay"] = args.weight_decay
+    if args.model is not None:
+        from tinykws.nn.zoo import MODELS
+
+        if args.model not in MODELS:
+            raise TinyKWSError(f"unknown model {args.model!r}; the zoo has {', '.join(MODELS)}")
+        overrides["model"] = args.model
     if args.pretrain_steps is not None:
         if args.pretrain_steps < 0:
             raise TinyKWSError("--pretrain-steps must not be negative")

@@ -31,7 +31,8 @@ from tinykws.atomic import write_json
 from tinykws.data.augment import TF_AUGMENTATION, Augmentation
 from tinykws.errors import TinyKWSError
 from tinykws.nn.loss import softmax_cross_entropy
-from tinykws.nn.model import Sequential, tiny_conv
+from tinykws.nn.model import Sequential
+from tinykws.nn.zoo import build_model
 from tinykws.train.checkpoint import load_checkpoint, save_checkpoint
 from tinykws.train.metrics import accuracy, balanced_accuracy, classification_report, predict
 from tinykws.train.optim import make_optimizer, piecewise_lr
@@ -53,6 +54,7 @@ class TrainConfig:
     augmentation: Augmentation = TF_AUGMENTATION
     pretrain_steps: int = 0  # the first steps train every word as a label (tinykws.train.pretrain)
     pretrain_words: tuple[str, ...] = ("all",)  # those labels' words; "all": every word folder
+    model: str = "tiny_conv"  # a name of tinykws.nn.zoo.MODELS
 
     def lr(self, step: int) -> float:
         boundaries = list(self.boundaries) or [self.steps]
@@ -71,7 +73,7 @@ def _restore_rng(text: str) -> np.random.Generator:
 
 def train(pipeline, out_dir: str | Path, config: TrainConfig = TrainConfig(), *,
           resume: bool = False, progress: bool = True, data_info: dict | None = None) -> dict:
-    """Train TinyConv on ``pipeline`` into ``out_dir``; returns the metrics dict."""
+    """Train ``config.model`` (TinyConv by default) on ``pipeline`` into ``out_dir``; returns the metrics dict."""
     from tqdm import tqdm
 
     out = Path(out_dir)
@@ -79,7 +81,7 @@ def train(pipeline, out_dir: str | Path, config: TrainConfig = TrainConfig(), *,
     labels = list(pipeline.labels)
     pre = _pretrain_pipeline(pipeline, config)  # None without pre-training
     rng = np.random.Generator(np.random.PCG64(config.seed))
-    model = tiny_conv(len(pre.labels) if pre is not None else len(labels), rng)
+    model = build_model(config.model, len(pre.labels) if pre is not None else len(labels), rng)
     optimizer = make_optimizer(config.optimizer, config.weight_decay)
     step, history, best_val, elapsed = 0, [], -1.0, 0.0
     last = out / "last.npz"
@@ -165,6 +167,7 @@ def _pretrain_pipeline(pipeline, config: TrainConfig):
 
 def _check_same_settings(saved: dict, wanted: dict, path: Path) -> None:
     """A resumed run must continue the same run: only ``steps`` may change."""
+    saved = {"model": "tiny_conv", **saved}  # runs from before the zoo are TinyConv
     differ = sorted(k for k in wanted if k != "steps" and
                     json.loads(json.dumps(saved.get(k))) != json.loads(json.dumps(wanted[k])))
     if differ:
