@@ -47,18 +47,6 @@ def trained(tmp_path_factory):
 
 
 TRAIN = ["--steps", "200", "--eval-every", "20", "--batch-size", "32"]
-# The child pauses 0.5 s after each resume point, so a signal sent once the first is on
-# disk lands mid-run even when this machine is busy and the training itself is fast.
-SLOW_SAVES = """
-import time
-import tinykws.train.loop as loop
-_save = loop.save_checkpoint
-def _slow_save(*args, **kwargs):
-    saved = _save(*args, **kwargs)
-    time.sleep(0.5)
-    return saved
-loop.save_checkpoint = _slow_save
-"""
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +60,7 @@ def uninterrupted(data, tmp_path_factory):
 def test_train_stops_cleanly_and_resumes_to_the_uninterrupted_result(sig, data, uninterrupted, tmp_path):
     run = tmp_path / "run"
     argv = ["train", "--data", data, "--out", run, *TRAIN]
-    interrupt(argv, sig, lambda: (run / "last.npz").exists(), run, tmp_path, prelude=SLOW_SAVES,
+    interrupt(argv, sig, lambda: (run / "last.npz").exists(), run, tmp_path,
               hint="rerun with --resume to continue")
     _, meta, _ = load_checkpoint(run / "last.npz")
     assert 20 <= meta["step"] < 200
