@@ -226,7 +226,10 @@ def start_tinykws(args: list, stderr: Path, prelude: str = "") -> subprocess.Pop
 
     ``prelude`` is Python run first in the child (e.g. to shorten a profile).
     """
-    code = f"{prelude}\nimport sys\nfrom tinykws.cli import main\nsys.exit(main({[str(a) for a in args]!r}))"
+    # A user's terminal delivers Ctrl-C; a suite run in the background (``pytest &``) starts
+    # with SIGINT ignored, which children inherit and tinykws rightly respects: undo that.
+    code = (f"import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n{prelude}\n"
+            f"import sys\nfrom tinykws.cli import main\nsys.exit(main({[str(a) for a in args]!r}))")
     with open(stderr, "wb") as err:
         return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                                 stderr=err, env=_child_env())
