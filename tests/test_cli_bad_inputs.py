@@ -435,6 +435,10 @@ CASES = {
     "train-unknown-model": ("train --data {data} --out {out} --model resnet1000", NOTHING,
                             "unknown model 'resnet1000'; the zoo has tiny_conv, single_fc", "last.npz"),
     "size-unknown-model": ("size --model resnet1000", NOTHING, "the zoo has tiny_conv", None),
+    "zoo-unknown-model": ("zoo --data {data} --out {out} --models tiny_conv,resnet1000", NOTHING,
+                          "unknown model 'resnet1000'; the zoo has tiny_conv", "zoo.json"),
+    "zoo-single-model-flag": ("zoo --data {data} --out {out} --model tiny_conv", NOTHING,
+                              "use --models, not --model", "zoo.json"),
     "stream-eval-threshold-300": (
         "stream-eval {tflite} --data {data} --out {out} --threshold 300", NOTHING,
         "detection threshold 300 is outside 0-255", "stream.json"),

@@ -37,6 +37,7 @@ COMMANDS = (
     "size",
     "train",
     "cv",
+    "zoo",
     "eval",
     "convert",
     "quantize",

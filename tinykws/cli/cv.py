@@ -30,21 +30,15 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinykws.cli.train_options import check_shares, config_from_args, words_from_args
-    from tinykws.data.speech_commands import DEFAULT_FOLD_SALT
+    from tinykws.cli.train_options import check_shares, config_from_args, fold_spec_from_args
     from tinykws.errors import TinyKWSError
-    from tinykws.train.cross_validation import FoldSpec, cross_validate
+    from tinykws.train.cross_validation import cross_validate
     from tinykws.train.metrics import summary_lines
 
     check_shares(args)
-    if args.folds < 2:
-        raise TinyKWSError(f"--folds must be at least 2, not {args.folds}")
     if not 0 < args.false_accept_target < 1:
         raise TinyKWSError(f"--false-accept-target must be within (0, 1), got {args.false_accept_target:g}")
-    spec = FoldSpec(data=str(args.data), words=words_from_args(args), folds=args.folds,
-                    salt=args.resplit_salt if args.resplit_salt is not None else DEFAULT_FOLD_SALT,
-                    silence_percentage=args.silence_percentage,
-                    unknown_percentage=args.unknown_percentage)
+    spec = fold_spec_from_args(args)
     first = spec.index(0)  # validates the folder, words and fold count before training starts
     config = config_from_args(args, len(first.splits["training"]))
     result = cross_validate(spec, args.out, config, int8=not args.no_int8,

@@ -149,3 +149,17 @@ def config_from_args(args: argparse.Namespace, training_examples: int):
         boundaries=tuple(int(v) for v in parse_floats(args.lr_steps, "--lr-steps"))
         if args.lr and args.lr_steps else None,
         **overrides)
+
+
+def fold_spec_from_args(args: argparse.Namespace):
+    """The :class:`FoldSpec` of ``cv``'s and ``zoo``'s data flags (``--folds`` at least 2)."""
+    from tinykws.data.speech_commands import DEFAULT_FOLD_SALT
+    from tinykws.errors import TinyKWSError
+    from tinykws.train.cross_validation import FoldSpec
+
+    if args.folds < 2:
+        raise TinyKWSError(f"--folds must be at least 2, not {args.folds}")
+    return FoldSpec(data=str(args.data), words=words_from_args(args), folds=args.folds,
+                    salt=args.resplit_salt if args.resplit_salt is not None else DEFAULT_FOLD_SALT,
+                    silence_percentage=args.silence_percentage,
+                    unknown_percentage=args.unknown_percentage)

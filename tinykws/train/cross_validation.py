@@ -121,16 +121,21 @@ def _run_fold(spec: FoldSpec, k: int, index, run: Path, config: TrainConfig, int
     return {kind: classification_report(p, y, index.labels, *shares) for kind, p in predicted.items()}
 
 
-def _int8_predictions(model, pipeline, x: np.ndarray) -> np.ndarray:
-    """Argmax of the full-int8 PTQ model (calibrated on training clips) run with integer arithmetic."""
-    from tinykws.features.model_input import float_to_int8_input
+def int8_graph(model, pipeline):
+    """The fold's full-int8 PTQ model, calibrated on (at most 200 of) its training clips."""
     from tinykws.quant.ptq import quantize_model
-    from tinykws.int8.runtime import Int8Runtime
     from tinykws.train.evaluate import calibration_set
 
     clips = min(CALIBRATION_CLIPS, pipeline.split_size("training"))
-    graph = quantize_model(model, calibration_set(pipeline, clips))
-    return Int8Runtime(graph).run(float_to_int8_input(x)).argmax(1)  # (N,)
+    return quantize_model(model, calibration_set(pipeline, clips))
+
+
+def _int8_predictions(model, pipeline, x: np.ndarray) -> np.ndarray:
+    """Argmax of the full-int8 PTQ model (calibrated on training clips) run with integer arithmetic."""
+    from tinykws.features.model_input import float_to_int8_input
+    from tinykws.int8.runtime import Int8Runtime
+
+    return Int8Runtime(int8_graph(model, pipeline)).run(float_to_int8_input(x)).argmax(1)  # (N,)
 
 
 def _pooled(out: Path, spec: FoldSpec, indexes, int8: bool, fold_reports: dict) -> dict:
