@@ -4,7 +4,8 @@ Runs every benchmark module, prints one Markdown table of ratios against the
 peers measured in the same run, and writes JSON, Markdown and a PNG bar chart
 when asked. A ratio above 1 means tinykws is better (faster, or more audio per
 second). Thread counts are pinned before NumPy is imported and recorded with
-the machine and library versions.
+the machine (CPU model and vendor, ISA flags, nominal clock, BLAS build:
+:func:`benchmarks.machine.machine_info`) and library versions.
 """
 
 from __future__ import annotations
@@ -148,8 +149,10 @@ def main(argv=None) -> int:
 
     table = markdown_table(rows)
     print(table)
+    from benchmarks.machine import machine_info
+
     env = {"threads": args.threads, "thread_counts": _thread_counts(), "quick": args.quick,
-           **_versions()}
+           "hardware": machine_info(), **_versions()}
     if args.json:
         from tinykws.atomic import write_json
 

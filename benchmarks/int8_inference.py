@@ -6,10 +6,10 @@ Contenders, all single-threaded (``--threads``), timed alternately in one
 process:
 
 - ours, fused: :class:`tinykws.int8.fused.FusedTinyConv`, the batch-1
-  path (im2col + exact float32 GEMM, buffers allocated once);
+  path (the whole graph in one Numba call, integer arithmetic, no BLAS);
 - ours, op by op: :class:`tinykws.int8.runtime.Int8Runtime` with the Numba
-  kernels and the exact im2col + GEMM convolution; with ``gemm=False`` the
-  plain Numba loop kernels only;
+  kernels and the integer GEMM convolution over stride phases; with
+  ``gemm=False`` the plain Numba loop kernels only;
 - ai-edge-litert's three resolvers: the default (TFLite's optimised kernels
   with the XNNPACK delegate), ``BUILTIN_WITHOUT_DEFAULT_DELEGATES`` (the
   optimised kernels alone) and ``BUILTIN_REF`` (the reference kernels);
@@ -36,6 +36,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import numpy as np  # noqa: E402
 
+from benchmarks.machine import isa_flags, nominal_mhz, simd_int16_macs_per_cycle  # noqa: E402
 from benchmarks.timing import compare, row  # noqa: E402
 
 SHARED = Path(os.environ.get("TINYKWS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -53,6 +54,51 @@ def _litert(model: bytes, batch: int, **kind):
 
     threads = int(os.environ.get("OMP_NUM_THREADS", "1"))  # ``--threads``, 1 by default
     return litert_runner(model, batch=batch, threads=threads, **kind)
+
+
+def model_macs(graph) -> int:
+    """Multiply-adds of one example through ``graph``'s CONV_2D, DEPTHWISE_CONV_2D and
+    FULLY_CONNECTED ops (every tap, padding included, as the kernels sum them)."""
+    total = 0
+    for op in graph.operators:
+        out_shape = graph.tensors[op.outputs[0]].shape
+        w_shape = graph.tensors[op.inputs[1]].shape if len(op.inputs) > 1 else ()
+        if op.op == "CONV_2D":  # weights (C_out, KH, KW, C_in)
+            total += int(np.prod(out_shape[1:])) * int(np.prod(w_shape[1:]))
+        elif op.op == "DEPTHWISE_CONV_2D":  # weights (1, KH, KW, C_out)
+            total += int(np.prod(out_shape[1:])) * w_shape[1] * w_shape[2]
+        elif op.op == "FULLY_CONNECTED":  # weights (C_out, D)
+            total += w_shape[0] * w_shape[1]
+    return total
+
+
+def _with_macs_per_cycle(rows: list[dict], macs: int) -> list[dict]:
+    """Each row plus the MACs per nominal-clock cycle of both sides and the SIMD limit."""
+    mhz = nominal_mhz()
+    limit, _ = simd_int16_macs_per_cycle(isa_flags())
+    for r in rows:
+        work = macs * r["batch"]
+        r.update(macs_per_example=macs, nominal_mhz=mhz, simd_int16_macs_per_cycle=limit,
+                 ours_macs_per_cycle=work / (r["ours_value"] * mhz * 1e6) if mhz else None,
+                 peer_macs_per_cycle=work / (r["peer_value"] * mhz * 1e6) if mhz else None)
+    return rows
+
+
+def print_macs_per_cycle(rows: list[dict]) -> None:
+    """One line per contender: achieved MACs per cycle against the machine's limit."""
+    if not rows or rows[0].get("nominal_mhz") is None:
+        return
+    _, assumption = simd_int16_macs_per_cycle(isa_flags())
+    print(f"int8 MACs per cycle at the nominal {rows[0]['nominal_mhz']:.0f} MHz of "
+          f"/proc/cpuinfo ({rows[0]['macs_per_example']} MACs per example); SIMD limit "
+          f"{rows[0]['simd_int16_macs_per_cycle']} per core, {assumption}:")
+    seen = set()
+    for r in rows:
+        for side in ("ours", "peer"):
+            key = (r["benchmark"], r[side])
+            if key not in seen:
+                seen.add(key)
+                print(f"  {r['benchmark']}: {r[side]}: {r[side + '_macs_per_cycle']:.2f}")
 
 
 def _rows(benchmark: str, ours: str, contenders: dict, inputs: list, expected: list,
@@ -108,6 +154,8 @@ def run(quick: bool) -> list[dict]:
     batch256["tflite-micro x256"] = tflm_each
     rows += _rows("TinyConv int8, batch 256", "ours, op by op", batch256, [x256],
                   [tflm_each(x256)], max(3, repeats // 3), 0.05)
+    rows = _with_macs_per_cycle(rows, model_macs(graph))
+    print_macs_per_cycle(rows)
     return rows
 
 

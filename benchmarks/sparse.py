@@ -7,8 +7,8 @@ FULLY_CONNECTED's 16,000 weights) the given fraction with the smallest
 The pruned model then runs at batch 1 through the fused path two ways,
 timed alternately:
 
-- dense: ``FusedTinyConv(graph)``, im2col + exact float32 GEMM, which costs
-  the same whatever the weights are;
+- dense: ``FusedTinyConv(graph)``, the integer fused kernel (every weight,
+  zero or not), which costs the same whatever the weights are;
 - sparse: ``FusedTinyConv(graph, sparse=True)``, CSR kernels that visit the
   nonzero weights only (:mod:`kernels.int8_sparse`).
 

@@ -15,9 +15,9 @@ Integer addition is associative and the accumulator is int32 as in TFLM, so
 the sums, and therefore the outputs, are identical bit for bit. Taps outside
 the image are skipped by clipping the filter ranges instead of testing each tap.
 
-The runtime normally uses the faster, equally exact im2col + GEMM formulation
-of :mod:`kernels.int8_conv_gemm`; this loop kernel is its fallback (weights too
-large for an exact float GEMM) and its cross-check (``Int8Runtime(gemm=False)``).
+The runtime normally uses the faster, equally exact integer GEMM over stride
+phases of :mod:`kernels.int8_conv_phases`; this loop kernel is its
+cross-check (``Int8Runtime(gemm=False)``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Int8 convolution as an exact floating-point GEMM (im2col + BLAS): the fast path.
+"""Int8 convolution as an exact floating-point GEMM (im2col + BLAS).
+
+The runtime used to take this path; it now takes the integer GEMM of
+:mod:`kernels.int8_conv_phases`, whose speed does not depend on the BLAS
+build and which is exact for any weights. This module stays as the float
+formulation (and :func:`output_stage` serves the sparse kernels).
 
 Same bits as :func:`kernels.int8_conv.conv_per_channel` and TFLM's
 ``reference_integer_ops::ConvPerChannel``; only the way the accumulator is

@@ -53,7 +53,8 @@ def fill_phases(image, phases, offset, pad_top, pad_left):
             # another from k = (pad_left + x) // stride_w.
             first_x = (px - pad_left) % stride_w
             first_k = (pad_left + first_x) // stride_w
+            count = max(0, (width - first_x + stride_w - 1) // stride_w)
             for c in range(depth):
                 line = phases[py, px, c, i]
-                for k, x in enumerate(range(first_x, width, stride_w)):
-                    line[first_k + k] = image[y, x, c] + offset
+                for k in range(count):  # a plain counted loop: vectorised
+                    line[first_k + k] = image[y, first_x + k * stride_w, c] + offset

@@ -49,6 +49,10 @@ def test_quick_run_writes_json_markdown_and_png(tmp_path, monkeypatch):
     env = report["environment"]
     assert env["threads"] == 1 and env["thread_counts"]["numba"] >= 1
     assert env["numpy"] == np.__version__ and "librosa" in env and env["cpus"] >= 1
+    machine = env["hardware"]
+    assert machine["logical_cpus"] == env["cpus"] and isinstance(machine["isa_flags"], list)
+    assert machine["simd_int16_macs_per_cycle"] in (16, 32, 64)
+    assert "blas" in machine and "cpu_vendor" in machine
     (result,) = report["results"]
     assert result["benchmark"].startswith("MFCC") and result["max_abs_diff"] < 1e-2
     assert result["ratio"] > 0
@@ -63,7 +67,8 @@ def test_the_suites_are_exactly_the_benchmark_modules_each_with_run_quick():
 
     import benchmarks
 
-    modules = {m.name for m in pkgutil.iter_modules(benchmarks.__path__)} - {"__main__", "timing"}
+    helpers = {"__main__", "timing", "machine"}
+    modules = {m.name for m in pkgutil.iter_modules(benchmarks.__path__)} - helpers
     assert sorted(SUITES) == sorted(modules)  # none left out, none listed twice
     for name in SUITES:
         run = importlib.import_module(f"benchmarks.{name}").run
@@ -81,3 +86,23 @@ def test_clip_stages_times_every_stage_and_every_installed_peer(reference_models
     expected |= {"pymicro-features"} if find_spec("pymicro_features") else set()
     expected |= {"tflite-micro"} if find_spec("tflite_micro") else set()
     assert set(seconds) == expected
+
+
+def test_simd_limit_follows_the_widest_int16_multiply_add():
+    from benchmarks.machine import isa_flags, simd_int16_macs_per_cycle
+
+    info = {"flags": "fpu sse2 sse4_2 avx avx2 fma avx512f avx512bw avx512_vnni aes"}
+    assert isa_flags(info) == ["avx", "avx2", "avx512_vnni", "avx512bw", "avx512f", "fma",
+                               "sse4_2"]
+    assert simd_int16_macs_per_cycle(isa_flags(info))[0] == 64  # 32 per zmm x 2 ports
+    assert simd_int16_macs_per_cycle(["avx2", "fma"])[0] == 32
+    assert simd_int16_macs_per_cycle([])[0] == 16
+
+
+def test_model_macs_counts_every_tap_of_tinyconv(reference_models_dir):
+    from benchmarks.int8_inference import model_macs
+    from tinykws.tflite.reader import read_tflite
+
+    graph = read_tflite(reference_models_dir / "tiny_conv_int8.tflite")
+    # CONV_2D: 25 x 20 outputs x 8 channels x 10 x 8 taps; FULLY_CONNECTED 4000 x 4.
+    assert model_macs(graph) == 25 * 20 * 8 * 10 * 8 + 4000 * 4

@@ -7,12 +7,16 @@
 import numpy as np
 import pytest
 from fixtures import assert_fused_equals_tflite_micro
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinykws.quant.ptq import quantize_model
 from tinykws.errors import TinyKWSError
 from tinykws.int8.fused import FusedTinyConv
 from tinykws.int8.runtime import Int8Runtime
 from tinykws.nn.model import tiny_conv
+from tinykws.padding import compute_out_size
+from tinykws.tflite.model import Graph, Operator, Tensor
 from tinykws.tflite.reader import parse_tflite, read_tflite
 from tinykws.tflite.writer import serialize_tflite
 
@@ -50,3 +54,95 @@ def test_fused_path_refuses_other_graphs_and_inputs(reference_models_dir):
         FusedTinyConv(graph.__class__(graph.tensors, graph.operators[1:], graph.inputs, graph.outputs))
     with pytest.raises(TinyKWSError, match="input must be"):
         FusedTinyConv(graph).run(np.zeros((2, 49, 40, 1), np.int8))
+
+
+# --------------------------------------------------------------------------
+# Random TinyConv-shaped graphs: the fused kernel against the NumPy reference
+# runtime and tflite-micro
+# --------------------------------------------------------------------------
+
+def _int8(name, shape, scale, zero_point, data=None, axis=0) -> Tensor:
+    scale = tuple(float(np.float32(v)) for v in np.atleast_1d(scale))
+    zp = tuple(int(v) for v in np.atleast_1d(zero_point))
+    return Tensor(name, tuple(shape), "int8", scale, zp, axis, data)
+
+
+@st.composite
+def tiny_conv_graphs(draw):
+    """A one-channel convolution (CONV_2D or DEPTHWISE_CONV_2D) of any geometry, RESHAPE,
+    FULLY_CONNECTED (per tensor or per channel) and an optional SOFTMAX, with scales
+    that keep the outputs off the clamp bounds, and a random input."""
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    kh, kw = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.sampled_from([1, 1, 2])), draw(st.sampled_from([1, 1, 2]))
+    padding = draw(st.sampled_from(["SAME", "VALID"]))
+    h = draw(st.integers((kh - 1) * dh + 1, 16))
+    w = draw(st.integers((kw - 1) * dw + 1, 16))
+    c, k = draw(st.integers(1, 9)), draw(st.integers(1, 5))
+    depthwise, with_softmax, fc_per_channel = (draw(st.booleans()) for _ in range(3))
+    oh, ow = (compute_out_size(padding, h, kh, sh, dh), compute_out_size(padding, w, kw, sw, dw))
+    in_scale, in_zp = 2.0 ** rng.uniform(-3, 1), int(rng.integers(-128, 128))
+    w_scales = 2.0 ** rng.uniform(-9, -5, c)
+    # A sum of kh * kw products of two ~U(int8) values is ~5500 * sqrt(taps) in size.
+    conv_scale = in_scale * w_scales.max() * 5500 * np.sqrt(kh * kw) / 40
+    conv_zp = int(rng.integers(-128, 0))
+    weights = rng.integers(-128, 128, (c, kh, kw, 1)).astype(np.int8)
+    bias = rng.integers(-3000, 3000, c).astype(np.int32)
+    fc_w_scales = 2.0 ** rng.uniform(-9, -5, k if fc_per_channel else 1)
+    fc_scale = conv_scale * fc_w_scales.max() * 5500 * np.sqrt(oh * ow * c) / 40
+    fc_weights = rng.integers(-128, 128, (k, oh * ow * c)).astype(np.int8)
+    fc_bias = rng.integers(-3000, 3000, k).astype(np.int32)
+    if depthwise:
+        conv_w = _int8("conv_w", (1, kh, kw, c), w_scales, [0] * c,
+                       np.transpose(weights, (3, 1, 2, 0)), axis=3)
+    else:
+        conv_w = _int8("conv_w", (c, kh, kw, 1), w_scales, [0] * c, weights)
+    tensors = [
+        _int8("input", (1, h, w, 1), in_scale, in_zp), conv_w,
+        Tensor("conv_b", (c,), "int32", tuple(np.float32(in_scale) * np.float32(w_scales)),
+               (0,) * c, 0, bias),
+        _int8("conv_out", (1, oh, ow, c), conv_scale, conv_zp),
+        Tensor("shape", (2,), "int32", data=np.array([1, oh * ow * c], np.int32)),
+        _int8("flat", (1, oh * ow * c), conv_scale, conv_zp),
+        _int8("fc_w", (k, oh * ow * c), fc_w_scales, [0] * len(fc_w_scales), fc_weights),
+        Tensor("fc_b", (k,), "int32", tuple(np.float32(conv_scale) * np.float32(
+            np.broadcast_to(fc_w_scales, (k,)))), (0,) * k, 0, fc_bias),
+        _int8("logits", (1, k), fc_scale, int(rng.integers(-20, 20))),
+        _int8("probabilities", (1, k), 1 / 256, -128)]
+    conv_options = dict(padding=padding, stride_h=sh, stride_w=sw, dilation_h=dh, dilation_w=dw,
+                        activation=draw(st.sampled_from(["NONE", "RELU"])))
+    if depthwise:
+        conv_options["depth_multiplier"] = c
+    operators = [
+        Operator("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", (0, 1, 2), (3,), conv_options),
+        Operator("RESHAPE", (3, 4), (5,), {"new_shape": (1, oh * ow * c)}),
+        Operator("FULLY_CONNECTED", (5, 6, 7), (8,), {"activation": "NONE",
+                                                       "keep_num_dims": False})]
+    if with_softmax:
+        operators.append(Operator("SOFTMAX", (8,), (9,), {"beta": 1.0}))
+    graph = Graph(tuple(tensors), tuple(operators), (0,), (9 if with_softmax else 8,))
+    x = np.clip(in_zp + rng.integers(-90, 91, (1, h, w, 1)), -128, 127).astype(np.int8)
+    return graph, x
+
+
+@settings(max_examples=150, deadline=None)
+@given(tiny_conv_graphs())
+def test_fused_kernel_equals_reference_and_tflite_micro_on_random_graphs(case):
+    graph, x = case
+    blob = serialize_tflite(graph)
+    parsed = parse_tflite(blob)  # run what the file says
+    got = FusedTinyConv(parsed).run(x)
+    runtime = Int8Runtime(parsed, backend="numpy")
+    expected = runtime.run(x)
+    np.testing.assert_array_equal(got, expected)
+    conv_out = runtime.run(x, keep_all=True)[parsed.operators[0].outputs[0]]
+    assert len(np.unique(conv_out)) > 2 or conv_out.size < 8  # the layer is not saturated
+    try:
+        from tflite_micro import runtime as tflm
+    except ImportError:
+        return
+    interpreter = tflm.Interpreter.from_bytes(blob, arena_size=max(64 * 1024, 10 * len(blob)))
+    interpreter.set_input(x, 0)
+    interpreter.invoke()
+    np.testing.assert_array_equal(got, interpreter.get_output(0))

@@ -15,14 +15,15 @@ from fixtures import conv_geometry
 from hypothesis import strategies as st
 
 from kernels import (
-    int8_conv, int8_conv_gemm, int8_depthwise_conv, int8_fully_connected, int8_quantize,
-    int8_softmax)
+    int8_conv, int8_conv_gemm, int8_conv_phases, int8_depthwise_conv, int8_fully_connected,
+    int8_quantize, int8_softmax)
 from kernels.int8_conv_gemm import gemm_dtype, weights_matrix
 from tinykws.int8 import conv, depthwise_conv, fully_connected, quantize, softmax
 from tinykws.int8.quantize_multiplier import quantize_multipliers
 from tinykws.int8.reshape import reshape
 from tinykws.int8.softmax import softmax_params
-from tinykws.padding import PaddingValues, compute_out_size, compute_padding_with_offset
+from tinykws.padding import (
+    PaddingValues, compute_out_size, compute_padding_height_width, compute_padding_with_offset)
 
 seeds = st.integers(0, 2 ** 32 - 1)
 
@@ -155,6 +156,60 @@ def test_conv_gemm_path_equals_reference(seed, stride, dilation, padding, batch)
     got = int8_conv_gemm.conv_per_channel_gemm(x, f, b, **args,
                                                filter_matrix=weights_matrix(f, gemm_dtype(f)))
     np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=150)
+@given(seeds, st.integers(1, 3), st.integers(1, 3), st.integers(1, 2), st.integers(1, 2),
+       st.sampled_from(["SAME", "VALID"]), st.integers(1, 4))
+def test_conv_phase_kernel_equals_reference(seed, stride_h, stride_w, dilation_h, dilation_w,
+                                            padding, batch):
+    """The integer GEMM over stride phases: every geometry, full-range weights and offsets,
+    tap counts that are and are not multiples of the eight taps of one pass."""
+    rng = np.random.default_rng(seed)
+    kh, kw, c_in, c_out = (int(v) for v in rng.integers(1, [6, 6, 4, 10]))
+    h = int(rng.integers((kh - 1) * dilation_h + 1, 14))
+    w = int(rng.integers((kw - 1) * dilation_w + 1, 14))
+    x = rng.integers(-128, 128, (batch, h, w, c_in)).astype(np.int8)
+    f = rng.integers(-128, 128, (c_out, kh, kw, c_in)).astype(np.int8)
+    b = rng.integers(-5000, 5000, c_out).astype(np.int32)
+    # Multipliers that put a typical sum (about 5500 * sqrt(taps)) tens of steps from zero.
+    m, s = quantize_multipliers(2.0 ** rng.uniform(-2, 2, c_out) * 60
+                                / (5500 * np.sqrt(kh * kw * c_in)))
+    padding_values, oh, ow = compute_padding_height_width(
+        padding, stride_h, stride_w, dilation_h, dilation_w, h, w, kh, kw)
+    args = dict(padding_values=padding_values, stride_width=stride_w, stride_height=stride_h,
+                dilation_width_factor=dilation_w, dilation_height_factor=dilation_h,
+                output_height=oh, output_width=ow, input_offset=int(rng.integers(-127, 129)),
+                output_offset=int(rng.integers(-128, 128)), output_multiplier=m,
+                output_shift=s, quantized_activation_min=-128, quantized_activation_max=127)
+    expected = conv.conv_per_channel(x, f, b, **args)
+    assert len(np.unique(expected)) > 2 or expected.size < 8  # not merely saturated
+    np.testing.assert_array_equal(int8_conv_phases.conv_per_channel(x, f, b, **args), expected)
+
+
+def test_conv_phase_kernel_is_exact_beyond_float32():
+    """1600 full-scale taps: sums past 2**24, where a float32 GEMM would round."""
+    rng = np.random.default_rng(5)
+    f = np.full((1, 40, 40, 1), -128, np.int8)
+    x = rng.choice(np.array([-128, 127], np.int8), (2, 40, 40, 1))
+    m, s = quantize_multipliers([2.0 ** -18])
+    args = dict(conv_geometry("VALID", 40, 40, 40, 40, 1), input_offset=127, output_offset=0,
+                output_multiplier=m, output_shift=s, quantized_activation_min=-128,
+                quantized_activation_max=127)
+    expected = conv.conv_per_channel(x, f, np.zeros(1, np.int32), **args)
+    got = int8_conv_phases.conv_per_channel(x, f, np.zeros(1, np.int32), **args)
+    np.testing.assert_array_equal(got, expected)
+    assert -128 < expected.min() and expected.max() < 127  # not merely saturated
+
+
+def test_conv_phase_tap_table_reads_the_right_pixels():
+    """Stride 2, dilation 1: tap (ky, kx) reads phase (ky % 2, kx % 2) from row ky // 2,
+    column kx // 2 of the phase; taps past KH * KW are zero-weight padding."""
+    f = np.arange(1, 7, dtype=np.int8).reshape(1, 2, 3, 1)  # (C_out, KH, KW, C_in)
+    phase, start, weights = int8_conv_phases.tap_table(f, 2, 2, 1, 1, 10)
+    assert phase.tolist() == [0, 1, 0, 2, 3, 2, 0, 0]
+    assert start.tolist() == [0, 0, 1, 0, 0, 1, 0, 0]
+    assert weights.tolist() == [[1, 2, 3, 4, 5, 6, 0, 0]]
 
 
 def test_gemm_dtype_keeps_every_partial_sum_exact():

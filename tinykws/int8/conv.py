@@ -23,7 +23,11 @@ The op, as every op of :mod:`tinykws.int8.runtime`:
 - :func:`conv_per_channel`, the NumPy reference, and
   :func:`kernels.int8_conv.conv_per_channel`, the Numba kernel: the same
   name, the same arguments (the fields of :class:`ConvParams`), the same bits;
-- :func:`gemm`, the exact im2col + GEMM path (:mod:`kernels.int8_conv_gemm`).
+- :func:`gemm`, the runtime's fast path: the same sums as an integer GEMM over
+  the stride phases of the input (:mod:`kernels.int8_conv_phases`), exact for
+  any weights and independent of the BLAS. (:mod:`kernels.int8_conv_gemm` is
+  the same GEMM in floating point through BLAS, exact while the partial sums
+  stay below 2**24 or 2**53; the runtime no longer takes it.)
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from functools import partial
 
 import numpy as np
 
-from kernels import int8_conv_gemm
+from kernels import int8_conv_phases
 from tinykws.int8 import kernel_util
 from tinykws.int8.quantize_multiplier import (
     activation_range, conv_output_multipliers, output_stage)
@@ -147,15 +151,10 @@ def conv_per_channel(input_data: np.ndarray, filter_data: np.ndarray,
 
 
 def gemm(params: ConvParams):
-    """The exact im2col + GEMM path for ``params``: a function of the input, or None.
+    """The integer GEMM path for ``params``: a function of the input.
 
-    None when no float type sums these weights exactly
-    (:func:`kernels.int8_conv_gemm.gemm_dtype`); the weight matrix is built
-    once, here.
+    :func:`kernels.int8_conv_phases.conv_per_channel` with the params bound;
+    int16 inputs and weights, int32 sums, the same bits as
+    :func:`conv_per_channel` for every weight tensor.
     """
-    dtype = int8_conv_gemm.gemm_dtype(params.filter_data)
-    if dtype is None:
-        return None
-    return partial(int8_conv_gemm.conv_per_channel_gemm,
-                   filter_matrix=int8_conv_gemm.weights_matrix(params.filter_data, dtype),
-                   **vars(params))
+    return partial(int8_conv_phases.conv_per_channel, **vars(params))

@@ -74,7 +74,7 @@ def as_conv(params: DepthwiseParams) -> conv.ConvParams | None:
 
 
 def gemm(params: DepthwiseParams):
-    """The exact GEMM path of :func:`as_conv` (one input channel), or None."""
+    """The integer GEMM path of :func:`as_conv` (one input channel), or None."""
     as_conv_params = as_conv(params)
     return None if as_conv_params is None else conv.gemm(as_conv_params)
 

@@ -1,26 +1,21 @@
-"""The fused batch-1 path: the whole int8 TinyConv graph with no per-op dispatch.
+"""The fused batch-1 path: the whole int8 TinyConv graph in one Numba call.
 
 ``Int8Runtime`` runs any supported graph op by op; at batch 1 its generic
-preparation of every call (allocating the padded image and the im2col matrix,
-dispatching on op names) costs about as much as TinyConv's arithmetic.
-:class:`FusedTinyConv` recognises the TinyConv shape — a one-input-channel
-convolution (CONV_2D or DEPTHWISE_CONV_2D), RESHAPE, FULLY_CONNECTED and an
-optional SOFTMAX — allocates its buffers once, and per call:
-
-1. fills the im2col matrix straight from the int8 input (taps outside the
-   image are 0, TFLM's skipped taps) — one Numba loop,
-   :func:`kernels.int8_tiny_conv.fill_im2col`;
-2. multiplies it with the weights through BLAS into a preallocated matrix:
-   exact, every partial sum is an integer below 2**24 (see
-   :mod:`kernels.int8_conv_gemm`);
-3. applies TFLM's per-channel output stage, then the FULLY_CONNECTED and
-   SOFTMAX kernels on the flattened (NHWC) activations.
+preparation of every call (allocating the phases and accumulators,
+dispatching on op names, one Python call per op) costs about as much as
+TinyConv's arithmetic. :class:`FusedTinyConv` recognises the TinyConv shape —
+a one-input-channel convolution (CONV_2D or DEPTHWISE_CONV_2D), RESHAPE,
+FULLY_CONNECTED and an optional SOFTMAX — works out once the tap table, the
+buffers and the FULLY_CONNECTED weights in the order the convolution leaves
+its outputs, and per call runs :func:`kernels.int8_tiny_conv.tiny_conv`: the
+four ops in integer arithmetic, with no BLAS and no allocation but the
+output (see there).
 
 ``FusedTinyConv(graph, sparse=True)`` is the same graph for pruned weights:
 the convolution and the FULLY_CONNECTED visit only their nonzero weights
 (:mod:`kernels.int8_sparse`, compressed rows built once here), with the same
 output stages, so the same bits; ``benchmarks/sparse.py`` measures from which
-sparsity that is faster than the dense GEMM path.
+sparsity that is faster than the dense path.
 
 The parameters (multipliers, shifts, offsets, padding) are ``Int8Runtime``'s
 own (:class:`~tinykws.int8.conv.ConvParams` and the others), so the bits are
@@ -31,11 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.int8_conv_gemm import gemm_dtype, output_stage, weights_matrix
-from kernels.int8_fully_connected import fully_connected
+from kernels.int8_conv_phases import tap_table
 from kernels.int8_softmax import softmax
 from kernels.int8_sparse import conv_per_channel_csr, fully_connected_csr
-from kernels.int8_tiny_conv import fill_im2col
+from kernels.int8_tiny_conv import fc_weights_by_phase_rows, tiny_conv
+from kernels.stride_phases import phase_shape
 from tinykws.errors import TinyKWSError
 from tinykws.int8 import depthwise_conv
 from tinykws.int8.runtime import Int8Runtime
@@ -64,14 +59,32 @@ class FusedTinyConv:
             conv = depthwise_conv.as_conv(conv)  # (C_out, KH, KW, 1) filters: one layout
         self.conv, self.fc = conv, ops[2].params
         self.softmax = ops[3].params if len(ops) == 4 else None
-        if gemm_dtype(conv.filter_data) is not np.float32:
-            raise TinyKWSError("the fused path needs float32-exact convolution weights")
-        self.weights = weights_matrix(conv.filter_data, np.float32)  # (KH * KW, C_out) float32
         self.kh, self.kw = conv.filter_data.shape[1:3]
         self.input_shape = tuple(in_t.shape[1:])
-        positions = conv.output_height * conv.output_width
-        self.cols = np.zeros((positions, self.kh * self.kw), np.float32)
-        self.acc = np.empty((positions, self.weights.shape[1]), np.float32)
+        c_out = conv.filter_data.shape[0]
+        sh, sw, _, phase_h, phase_w = phase_shape(*self.input_shape, conv.stride_height,
+                                                  conv.stride_width, conv.padding_values)
+        self.phases = np.zeros((sh, sw, 1, phase_h, phase_w), np.int16)  # border stays 0
+        self.phase, self.start, self.conv_weights = tap_table(
+            conv.filter_data, conv.stride_height, conv.stride_width,
+            conv.dilation_height_factor, conv.dilation_width_factor, phase_w)
+        run = conv.output_height * phase_w  # output (oy, ox) is column oy * PW + ox
+        self.acc = np.empty((c_out, run), np.int32)
+        self.h = np.empty((c_out, run), np.int16)
+        self.fc_weights = fc_weights_by_phase_rows(
+            self.fc.filter_data, self.fc.weights_offset, conv.output_height,
+            conv.output_width, c_out, phase_w)  # (K, C * run) int16
+        s = self.softmax
+        self._arguments = (
+            self.phases, self.phase, self.start, self.conv_weights, self.acc, self.h,
+            conv.input_offset, conv.padding_values.height, conv.padding_values.width,
+            conv.bias_data, conv.output_multiplier, conv.output_shift, conv.output_offset,
+            conv.quantized_activation_min, conv.quantized_activation_max, self.fc_weights,
+            self.fc.input_offset, self.fc.bias_data, self.fc.output_multiplier,
+            self.fc.output_shift, self.fc.output_offset, self.fc.quantized_activation_min,
+            self.fc.quantized_activation_max, s is not None,
+            0 if s is None else s.input_multiplier, 0 if s is None else s.input_left_shift,
+            0 if s is None else s.diff_min)
         self.sparse = sparse
         if sparse:
             if self.fc.weights_offset != 0:
@@ -83,13 +96,7 @@ class FusedTinyConv:
             raise TinyKWSError(f"input must be (1, {', '.join(map(str, self.input_shape))}) int8")
         if self.sparse:
             return self._finish(self._run_sparse(x))
-        c = self.conv
-        fill_im2col(x[0, :, :, 0], self.cols, c.input_offset, self.kh, self.kw, c.stride_height,
-                    c.stride_width, c.padding_values, c.output_height, c.output_width)
-        np.dot(self.cols, self.weights, out=self.acc)  # exact integer sums
-        h = output_stage(self.acc, c.bias_data, c.output_multiplier, c.output_shift,
-                         c.output_offset, c.quantized_activation_min, c.quantized_activation_max)
-        return self._finish(fully_connected(h.reshape(1, -1), **vars(self.fc)))
+        return tiny_conv(x[0], *self._arguments)
 
     def _run_sparse(self, x: np.ndarray) -> np.ndarray:
         """Logits (1, K) int8 from the CSR convolution and FULLY_CONNECTED kernels."""

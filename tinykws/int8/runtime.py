@@ -12,11 +12,11 @@ of :mod:`tinykws.int8` shaped like its TFLM twin, and one row of :data:`OPS`:
   the default): both take the input and the params' fields by name, so
   ``kernel(x, **vars(params))`` and ``reference(x, **vars(params))`` give the
   same bits;
-- optionally ``gemm(params)``: the exact im2col + GEMM path of
-  ``kernels/int8_conv_gemm.py``, which CONV_2D, and DEPTHWISE_CONV_2D with one
-  input channel (TinyConv's first layer in its micro_speech form), take when
-  the weights allow it (float32 up to ~500 full-scale taps per output, float64
-  beyond); ``gemm=False`` forces the plain loop kernels.
+- optionally ``gemm(params)``: the integer GEMM over stride phases of
+  ``kernels/int8_conv_phases.py`` (int16 inputs and weights, int32 sums, no
+  BLAS), which CONV_2D, and DEPTHWISE_CONV_2D with one input channel
+  (TinyConv's first layer in its micro_speech form), take by default;
+  ``gemm=False`` forces the plain loop kernels.
 
 All produce exactly tflite-micro's bytes, for every intermediate tensor.
 
@@ -55,7 +55,7 @@ class OpKernels(NamedTuple):
     prepare: Callable  # (graph, op) -> params dataclass
     reference: Callable  # (input_data, **fields of params) -> output, NumPy
     kernel: Callable  # the same, Numba
-    gemm: Callable | None = None  # params -> (input_data -> output) or None
+    gemm: Callable | None = None  # params -> (input_data -> output) or None: the fast path
 
 
 # TFLM's QUANTIZE picks its kernel by the input's type: float32 -> AffineQuantize,
