@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "docs" / "notebooks"
 PARTS = ("01_audio_features", "02_size_and_profile", "03_training", "04_conversion",
          "05_quantization", "06_pruning")  # the course's order
+DRAWING_CALLS = ("plt.subplots(", "_figure(f)", "display(Image(")
 CELL_TIMEOUT_S = 900  # a cell on a heavily loaded machine; QUICK cells take seconds
 
 
@@ -77,6 +78,10 @@ def test_notebook_runs_to_the_end(name, work):
     cells = _code_cells(nb)
     assert all(c.execution_count is not None for c in cells)
     assert not [o for c in cells for o in c.outputs if o.output_type == "error"]
+    for cell in cells:  # a cell that draws shows its figure (tinykws.plots keeps the inline backend)
+        if any(call in cell.source for call in DRAWING_CALLS):
+            shown = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert shown, f"{name}: no figure shown by {cell.source[:60]!r}"
     assert sorted(p.name for p in NOTEBOOK_DIR.iterdir()) == before, "a notebook wrote into the repository"
     written = Path(os.environ["TINYKWS_CACHE"]) / "notebooks"
     if name == "01_audio_features":
