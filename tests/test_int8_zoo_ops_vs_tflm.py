@@ -180,20 +180,26 @@ def _residual_graph(shortcut: str) -> Graph:
                  (0,), (3,))
 
 
+def assert_every_tensor_matches_tflm(interpreter, ours: dict, x: np.ndarray) -> None:
+    """``ours`` (tensor index -> batch of values, from ``run(x, keep_all=True)``) equals
+    what tflite-micro's ``interpreter`` computes for each example of ``x`` alone."""
+    for i in range(len(x)):
+        interpreter.set_input(x[i:i + 1], 0)
+        interpreter.invoke()
+        for index, value in ours.items():
+            np.testing.assert_array_equal(value[i:i + 1],
+                                          interpreter.GetTensor(index, 0)["tensor_data"],
+                                          err_msg=f"example {i}, tensor {index}")
+
+
 @pytest.mark.parametrize("shortcut", ["requantize", "mean"])
 def test_runtime_runs_residual_graphs_like_tflm_batched(shortcut):
     graph = _residual_graph(shortcut)
     x = np.random.default_rng(3).integers(-128, 128, (16, 4, 3, 2)).astype(np.int8)
     interpreter = tflm_interpreter(serialize_tflite(graph))
     for runtime in (Int8Runtime(graph, backend="numpy"), Int8Runtime(graph)):
-        ours = runtime.run(x, keep_all=True)  # the whole batch at once
-        for i in range(len(x)):
-            interpreter.set_input(x[i:i + 1], 0)
-            interpreter.invoke()
-            for index, value in ours.items():
-                np.testing.assert_array_equal(value[i:i + 1],
-                                              interpreter.GetTensor(index, 0)["tensor_data"],
-                                              err_msg=f"example {i}, tensor {index}")
+        # the whole batch at once
+        assert_every_tensor_matches_tflm(interpreter, runtime.run(x, keep_all=True), x)
 
 
 def test_runtime_refuses_an_add_reading_a_tensor_not_yet_computed():
