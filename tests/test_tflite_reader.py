@@ -89,7 +89,7 @@ def test_root_offset_outside_file_is_reported():
 
 
 def test_unsupported_operator_is_named():
-    """Patch the SOFTMAX opcode (25) of a written model to ADD (0)."""
+    """Patch the SOFTMAX opcode (25) of a written model to MUL (18), which we do not have."""
     data = small_model()
     graph = parse_tflite(data)
     assert graph.operators[0].op == "SOFTMAX"
@@ -98,10 +98,10 @@ def test_unsupported_operator_is_named():
     # OperatorCode table; replace both (the only 25s stored as such).
     index = bytes(patched).find(struct.pack("<i", 25))
     assert index >= 0
-    patched[index:index + 4] = struct.pack("<i", 0)
+    patched[index:index + 4] = struct.pack("<i", 18)
     byte_index = bytes(patched).find(bytes([25]))
-    patched[byte_index] = 0
-    with pytest.raises(TinyKWSError, match="unsupported operator"):
+    patched[byte_index] = 18
+    with pytest.raises(TinyKWSError, match=r"unsupported operator \(builtin code 18\)"):
         parse_tflite(bytes(patched))
 
 

@@ -43,9 +43,11 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from kernels import (
-    int8_conv, int8_depthwise_conv, int8_fully_connected, int8_quantize, int8_softmax)
+    int8_add, int8_conv, int8_depthwise_conv, int8_fully_connected, int8_mean, int8_pooling,
+    int8_quantize, int8_softmax)
 from tinykws.errors import TinyKWSError
-from tinykws.int8 import conv, depthwise_conv, fully_connected, quantize, reshape, softmax
+from tinykws.int8 import (
+    add, conv, depthwise_conv, fully_connected, mean, pooling, quantize, reshape, softmax)
 from tinykws.tflite.model import Graph, Operator
 
 
@@ -56,6 +58,7 @@ class OpKernels(NamedTuple):
     reference: Callable  # (input_data, **fields of params) -> output, NumPy
     kernel: Callable  # the same, Numba
     gemm: Callable | None = None  # params -> (input_data -> output) or None: the fast path
+    activations: int = 1  # how many leading inputs are activations the kernel reads (ADD: 2)
 
 
 # TFLM's QUANTIZE picks its kernel by the input's type: float32 -> AffineQuantize,
@@ -79,10 +82,16 @@ OPS: dict[str, OpKernels] = {
     "DEQUANTIZE": OpKernels(quantize.prepare_dequantize, quantize.dequantize,
                             int8_quantize.dequantize),
     "RESHAPE": OpKernels(reshape.prepare, reshape.reshape, reshape.reshape),
+    "AVERAGE_POOL_2D": OpKernels(pooling.prepare, pooling.average_pool,
+                                 int8_pooling.average_pool),
+    "MAX_POOL_2D": OpKernels(pooling.prepare, pooling.max_pool, int8_pooling.max_pool),
+    "ADD": OpKernels(add.prepare, add.add, int8_add.add, activations=2),
+    "MEAN": OpKernels(mean.prepare, mean.mean, int8_mean.mean),
 }
 
 # Inputs an op cannot run without (the rest, such as a bias, are optional).
-_REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2}
+_REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2,
+                    "MEAN": 2}
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class PreparedOp:
 
     op: str
     inputs: tuple[int, ...]
+    activations: tuple[int, ...]  # the inputs ``function`` takes, in order
     output: int
     output_shape: tuple[int, ...]
     params: object  # the op's params dataclass
@@ -103,7 +113,7 @@ class Int8Runtime:
     def __init__(self, graph: Graph, backend: str = "numba", gemm: bool = True,
                  activation_bits: int = 8):
         """``activation_bits < 8`` (the quantization study, not TFLite) clamps every
-        CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED output to int8's lowest
+        CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, pooling and ADD output to int8's lowest
         ``2^bits`` codes, ``-128 .. -129 + 2^bits``: the unsigned b-bit grid of
         :func:`tinykws.quant.grid.asymmetric_params` held in int8.
         """
@@ -127,7 +137,7 @@ class Int8Runtime:
         if function is None:
             function = partial(row.kernel if self.backend == "numba" else row.reference,
                                **vars(params))
-        return PreparedOp(op.op, op.inputs, op.outputs[0],
+        return PreparedOp(op.op, op.inputs, op.inputs[:row.activations], op.outputs[0],
                           tuple(self.graph.tensors[op.outputs[0]].shape), params, function)
 
     def run(self, x: np.ndarray, keep_all: bool = False):
@@ -144,7 +154,7 @@ class Int8Runtime:
                                f"{in_t.dtype}, got {x.shape} {x.dtype}")
         values = {g.inputs[0]: np.ascontiguousarray(x)}  # the kernels reshape their inputs
         for op in self.ops:
-            y = op.function(values[op.inputs[0]])
+            y = op.function(*(values[i] for i in op.activations))
             values[op.output] = y.reshape((x.shape[0],) + op.output_shape[1:])
         if keep_all:
             return values
@@ -186,9 +196,10 @@ def _check_dataflow(graph: Graph, ops: tuple[PreparedOp, ...]) -> None:
     """Every op reads a tensor computed before it; the output is computed."""
     ready = {graph.inputs[0]}
     for op in ops:
-        if op.inputs[0] not in ready:
-            raise TinyKWSError(f"{op.op} reads tensor {op.inputs[0]} before any operator "
-                               "computes it (operators must be in execution order)")
+        for i in op.activations:
+            if i not in ready:
+                raise TinyKWSError(f"{op.op} reads tensor {i} before any operator "
+                                   "computes it (operators must be in execution order)")
         ready.add(op.output)
     if len(graph.outputs) != 1 or graph.outputs[0] not in ready:
         raise TinyKWSError(f"model outputs {graph.outputs}: need one output computed by the "

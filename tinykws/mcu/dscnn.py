@@ -15,8 +15,8 @@ out (batch norm folded, ReLU fused, dropout gone, flatten a RESHAPE)::
 
 2.66 M MACs; 22,604 weights and biases (Keras counts 23,756 parameters
 before batch norm is folded into the convolutions). Weights are zeros with unit
-scales: the cost model reads shapes, never values. The graph is built here
-because our .tflite reader and writer do not know AVERAGE_POOL_2D.
+scales: the cost model reads shapes, never values, so no trained DS-CNN is
+needed to estimate one.
 """
 
 from __future__ import annotations

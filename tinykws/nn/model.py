@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinykws.nn.batch_norm import BatchNorm
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
+from tinykws.nn.pooling import AveragePool2D, GlobalAveragePool, MaxPool2D
 
 TINY_CONV_INPUT = (49, 40, 1)  # (frames, channels, 1): 1 s of micro features
 
@@ -90,6 +92,13 @@ def from_spec(spec: dict) -> Sequential:
             layers.append(Dropout(s["rate"]))
         elif kind == "flatten":
             layers.append(Flatten())
+        elif kind == "batch_norm":
+            layers.append(BatchNorm(s["channels"], s["momentum"], s["epsilon"]))
+        elif kind in ("max_pool2d", "average_pool2d"):
+            pool = MaxPool2D if kind == "max_pool2d" else AveragePool2D
+            layers.append(pool(tuple(s["pool"]), tuple(s["stride"]), s["padding"]))
+        elif kind == "global_average_pool":
+            layers.append(GlobalAveragePool(s["keep_dims"]))
         else:
             raise ValueError(f"unknown layer type {kind!r}")
     return Sequential(layers, tuple(spec["input_shape"]))

@@ -16,6 +16,11 @@ quantization spec):
   assignment's symmetric grid, which also uses code -2^(b-1).
 - **biases**: int32 with ``s = s_input * s_weight`` (per channel for convs).
 - **softmax output**: ``s = 1/256``, ``z = -128``.
+- **batch norm** is folded into the convolution before it first
+  (:func:`tinykws.nn.batch_norm.fold_batch_norms`); a convolution with
+  ``groups == in_channels`` becomes DEPTHWISE_CONV_2D (weights ``(1, KH, KW, O)``,
+  per-channel scales along dimension 3); an average pool becomes
+  AVERAGE_POOL_2D, whose output keeps its input's quantization (TFLM requires it).
 
 Both grids, and the rounding (half away from zero, ``TfLiteRound``), are
 those of :mod:`tinykws.quant.grid`, which fake quantization uses too. The
@@ -29,9 +34,11 @@ import numpy as np
 
 from tinykws.convert.depthwise import conv_as_depthwise
 from tinykws.features.model_input import INT8_SCALE, INT8_ZERO_POINT
+from tinykws.nn.batch_norm import fold_batch_norms
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import Sequential
+from tinykws.nn.pooling import AveragePool2D
 from tinykws.quant.grid import asymmetric_params, check_grid, f32, symmetric_weights, tflite_round
 from tinykws.tflite.model import Graph, Operator, Tensor
 
@@ -73,6 +80,7 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
     if not 2 <= bits <= 8:
         raise ValueError(f"bits must be between 2 and 8, not {bits}")
     check_grid(grid)
+    model = Sequential(fold_batch_norms(model.layers), model.input_shape)
     if ranges is None:
         if calibration_x is None:
             raise ValueError("give calibration_x or ranges")
@@ -88,26 +96,42 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
         if isinstance(layer, (ReLU, Dropout)):
             continue  # fused into the layer before / identity at inference
         if isinstance(layer, Conv2D):
-            if layer.groups != 1:
-                raise ValueError("grouped convolutions are not exported")
+            depthwise = layer.groups == layer.in_channels > 1
+            if layer.groups != 1 and not depthwise:
+                raise ValueError("grouped convolutions are exported only as depthwise ones")
             w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=0, bits=bits,
                                      grid=grid)
             b_scales = np.array([f32(scale * s) for s in w_s])
             b_q = tflite_round(layer.params["bias"].astype(np.float64) / b_scales).astype(np.int32)
             out_scale, out_zp = asymmetric_params(*next(ranges), bits)
             oh, ow, oc = layer.output_shape(tensors[current].shape[1:])
+            if depthwise:  # (O, KH, KW, 1) -> TFLite's (1, KH, KW, O)
+                w_q = np.ascontiguousarray(np.transpose(w_q, (3, 1, 2, 0)))
             tensors += [
                 Tensor(f"conv{i}/weights", w_q.shape, "int8", tuple(map(float, w_s)),
-                       (0,) * len(w_s), 0, w_q),
+                       (0,) * len(w_s), 3 if depthwise else 0, w_q),
                 Tensor(f"conv{i}/bias", b_q.shape, "int32", tuple(map(float, b_scales)),
                        (0,) * len(w_s), 0, b_q),
                 Tensor(f"conv{i}/output", (1, oh, ow, oc), "int8", (out_scale,), (out_zp,)),
             ]
             n = len(tensors)
-            ops.append(Operator("CONV_2D", (current, n - 3, n - 2), (n - 1,), {
-                "padding": layer.padding, "stride_h": layer.stride[0], "stride_w": layer.stride[1],
-                "dilation_h": 1, "dilation_w": 1, "activation": "RELU" if fused_relu else "NONE"}))
+            options = {"padding": layer.padding, "stride_h": layer.stride[0],
+                       "stride_w": layer.stride[1], "dilation_h": 1, "dilation_w": 1,
+                       "activation": "RELU" if fused_relu else "NONE"}
+            if depthwise:
+                options["depth_multiplier"] = layer.out_channels // layer.in_channels
+            ops.append(Operator("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D",
+                                (current, n - 3, n - 2), (n - 1,), options))
             current, scale = n - 1, out_scale
+        elif isinstance(layer, AveragePool2D):
+            t = tensors[current]
+            tensors.append(Tensor(f"pool{i}/output", (1, *layer.output_shape(t.shape[1:])),
+                                  "int8", t.scale, t.zero_point))
+            ops.append(Operator("AVERAGE_POOL_2D", (current,), (len(tensors) - 1,), {
+                "padding": layer.padding, "stride_h": layer.stride[0], "stride_w": layer.stride[1],
+                "filter_height": layer.pool[0], "filter_width": layer.pool[1],
+                "activation": "NONE"}))
+            current = len(tensors) - 1
         elif isinstance(layer, Flatten):
             t = tensors[current]
             size = int(np.prod(t.shape[1:]))

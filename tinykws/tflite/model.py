@@ -22,7 +22,8 @@ Conventions (TFLite's):
   names as in schema.fbs (``padding`` "SAME"/"VALID", ``stride_h``,
   ``stride_w``, ``dilation_h``, ``dilation_w``, ``depth_multiplier``,
   ``activation`` "NONE"/"RELU"/"RELU6"/"RELU_N1_TO_1", ``keep_num_dims``,
-  ``beta``, ``new_shape``).
+  ``beta``, ``new_shape``; the poolings' ``filter_height``/``filter_width``;
+  MEAN's ``keep_dims``).
 
 Building a graph, e.g. in a post-training converter (lists, NumPy scalars and
 arrays are accepted and stored as tuples of Python numbers)::

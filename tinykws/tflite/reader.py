@@ -214,7 +214,33 @@ def _options(fb: Flatbuffer, op: str, t: Table | None) -> dict:
     if op == "RESHAPE":
         shape = None if t is None else t.vector(Slot.RESHAPE_NEW_SHAPE, "i", "new_shape")
         return {"new_shape": None if shape is None else tuple(int(d) for d in shape)}
+    if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        return _pool_options(fb, op, t)
+    if op == "ADD":
+        activation = 0 if t is None else t.scalar(Slot.ADD_ACTIVATION, "b")
+        return {"activation": _activation(fb, activation, op)}
+    if op == "MEAN":
+        return {"keep_dims": t is not None and bool(t.scalar(Slot.REDUCER_KEEP_DIMS, "B"))}
     return {}
+
+
+def _pool_options(fb: Flatbuffer, op: str, t: Table | None) -> dict:
+    """Pool2DOptions: padding, strides, window, fused activation."""
+    if t is None:
+        raise fb.fail(f"{op} has no options")
+    padding = t.scalar(Slot.POOL_PADDING, "b")
+    if padding not in schema.PADDING_NAME:
+        raise fb.fail(f"{op} has unknown padding {padding}")
+    options = {"padding": schema.PADDING_NAME[padding],
+               "stride_h": t.scalar(Slot.POOL_STRIDE_H, "i"),
+               "stride_w": t.scalar(Slot.POOL_STRIDE_W, "i"),
+               "filter_height": t.scalar(Slot.POOL_FILTER_HEIGHT, "i"),
+               "filter_width": t.scalar(Slot.POOL_FILTER_WIDTH, "i"),
+               "activation": _activation(fb, t.scalar(Slot.POOL_ACTIVATION, "b"), op)}
+    if min(options["stride_h"], options["stride_w"], options["filter_height"],
+           options["filter_width"]) < 1:
+        raise fb.fail(f"{op} has a stride or window below 1: {options}")
+    return options
 
 
 def buffer_locations(data: bytes) -> list[tuple[int, int]]:

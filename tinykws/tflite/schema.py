@@ -4,7 +4,7 @@ Numbers transcribed by hand from ``tensorflow/compiler/mlir/lite/schema/schema.f
 (the schema tflite-micro pins). A flatbuffer table stores its fields in
 *slots* numbered in declaration order; a union field takes two slots (its
 ``_type`` byte, then the offset of the table). Only what TinyConv-shaped int8
-models need is listed: anything else in a file is reported as unsupported
+models and the zoo's building blocks (pooling, ADD, MEAN) need is listed: anything else in a file is reported as unsupported
 rather than guessed at.
 """
 
@@ -20,12 +20,16 @@ SCHEMA_VERSION = 3
 # enum BuiltinOperator (int32 in OperatorCode.builtin_code; codes < 127 are
 # also stored in the legacy int8 field deprecated_builtin_code).
 BUILTIN_OPERATOR = {
+    "ADD": 0,
+    "AVERAGE_POOL_2D": 1,
     "CONV_2D": 3,
     "DEPTHWISE_CONV_2D": 4,
     "DEQUANTIZE": 6,
     "FULLY_CONNECTED": 9,
+    "MAX_POOL_2D": 17,
     "RESHAPE": 22,
     "SOFTMAX": 25,
+    "MEAN": 40,
     "QUANTIZE": 114,
 }
 OPERATOR_NAME = {code: name for name, code in BUILTIN_OPERATOR.items()}
@@ -49,9 +53,12 @@ ACTIVATION_NAME = {code: name for name, code in ACTIVATION.items()}
 BUILTIN_OPTIONS = {
     "Conv2DOptions": 1,
     "DepthwiseConv2DOptions": 2,
+    "Pool2DOptions": 5,
     "FullyConnectedOptions": 8,
     "SoftmaxOptions": 9,
+    "AddOptions": 11,
     "ReshapeOptions": 17,
+    "ReducerOptions": 27,
     "DequantizeOptions": 38,
     "QuantizeOptions": 89,
 }
@@ -64,6 +71,10 @@ OPTIONS_OF = {
     "RESHAPE": "ReshapeOptions",
     "QUANTIZE": "QuantizeOptions",
     "DEQUANTIZE": "DequantizeOptions",
+    "AVERAGE_POOL_2D": "Pool2DOptions",
+    "MAX_POOL_2D": "Pool2DOptions",
+    "ADD": "AddOptions",
+    "MEAN": "ReducerOptions",
 }
 
 
@@ -154,3 +165,18 @@ class Slot:
 
     # table ReshapeOptions
     RESHAPE_NEW_SHAPE = 0  # [int]
+
+    # table Pool2DOptions (AVERAGE_POOL_2D, MAX_POOL_2D)
+    POOL_PADDING = 0
+    POOL_STRIDE_W = 1
+    POOL_STRIDE_H = 2
+    POOL_FILTER_WIDTH = 3
+    POOL_FILTER_HEIGHT = 4
+    POOL_ACTIVATION = 5
+
+    # table AddOptions
+    ADD_ACTIVATION = 0
+    ADD_POT_SCALE_INT16 = 1  # bool, default true; int16 only
+
+    # table ReducerOptions (MEAN)
+    REDUCER_KEEP_DIMS = 0  # bool

@@ -36,7 +36,8 @@ from tinykws.tflite.schema import Slot
 BUFFER_ALIGNMENT = 16
 # Operator versions TFLite assigns to these ops with int8 tensors.
 OPERATOR_VERSION = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "SOFTMAX": 2,
-                    "RESHAPE": 1, "QUANTIZE": 2, "DEQUANTIZE": 2}
+                    "RESHAPE": 1, "QUANTIZE": 2, "DEQUANTIZE": 2, "AVERAGE_POOL_2D": 2,
+                    "MAX_POOL_2D": 2, "ADD": 2, "MEAN": 2}
 
 
 def write_tflite(graph: Graph, path: str | Path) -> Path:
@@ -236,6 +237,23 @@ def _options(b: flatbuffers.Builder, op: Operator) -> int:
         b.StartObject(1)
         if shape_vec is not None:
             b.PrependUOffsetTRelativeSlot(Slot.RESHAPE_NEW_SHAPE, shape_vec, 0)
+        return b.EndObject()
+    if op.op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        b.StartObject(6)
+        b.PrependInt8Slot(Slot.POOL_PADDING, schema.PADDING[o["padding"]], -1)
+        b.PrependInt32Slot(Slot.POOL_STRIDE_W, o["stride_w"], 0)
+        b.PrependInt32Slot(Slot.POOL_STRIDE_H, o["stride_h"], 0)
+        b.PrependInt32Slot(Slot.POOL_FILTER_WIDTH, o["filter_width"], 0)
+        b.PrependInt32Slot(Slot.POOL_FILTER_HEIGHT, o["filter_height"], 0)
+        b.PrependInt8Slot(Slot.POOL_ACTIVATION, schema.ACTIVATION[o.get("activation", "NONE")], -1)
+        return b.EndObject()
+    if op.op == "ADD":
+        b.StartObject(2)  # pot_scale_int16 left at its default: int8 ignores it
+        b.PrependInt8Slot(Slot.ADD_ACTIVATION, schema.ACTIVATION[o.get("activation", "NONE")], -1)
+        return b.EndObject()
+    if op.op == "MEAN":
+        b.StartObject(1)
+        b.PrependBoolSlot(Slot.REDUCER_KEEP_DIMS, bool(o.get("keep_dims", False)), None)
         return b.EndObject()
     b.StartObject(0)  # QuantizeOptions / DequantizeOptions have no fields
     return b.EndObject()
