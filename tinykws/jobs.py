@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -53,13 +54,18 @@ CONNECT_TIMEOUT_S = 5  # how long to wait for a Dask scheduler before calling it
 class Job:
     """One independent unit of a sweep: ``function(*args)``, stored by the sweep under ``key``.
 
-    ``function`` must be defined at module level and ``args`` must pickle, so
-    that a worker process (or machine) can run it.
+    ``key`` is the entry's path in the sweep's results, e.g. ``("qat", "4")``
+    for ``result["qat"]["4"]``. ``function`` must be defined at module level
+    and ``args`` must pickle, so that a worker process (or machine) can run it.
     """
 
-    key: str
+    key: tuple[str, ...]
     function: Callable
     args: tuple = field(default=())
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.key)
 
     def run(self):
         """``function(*args)`` computed with one thread (see :func:`one_thread`)."""
@@ -89,23 +95,23 @@ def one_thread():
         numba.set_num_threads(before)
 
 
-def stored(result: dict, key: str) -> bool:
-    """Whether ``result`` holds the entry a job key names: ``"qat/4"`` is ``result["qat"]["4"]``."""
-    *path, name = key.split("/")
+def stored(result: dict, key: tuple[str, ...]) -> bool:
+    """Whether ``result`` holds the entry a job key names: ``("qat", "4")`` is ``result["qat"]["4"]``."""
+    *path, name = key
     for part in path:
         result = result.get(part, {})
     return name in result
 
 
-def store(result: dict, key: str, value) -> None:
+def store(result: dict, key: tuple[str, ...], value) -> None:
     """Put a job's entry where its key names it in ``result``, creating sections as needed."""
-    *path, name = key.split("/")
+    *path, name = key
     for part in path:
         result = result.setdefault(part, {})
     result[name] = value
 
 
-def in_job_order(result: dict, keys: Sequence[str]) -> None:
+def in_job_order(result: dict, keys: Sequence[tuple[str, ...]]) -> None:
     """Reorder the entries ``keys`` name, section by section, into the order of ``keys``.
 
     Jobs finish in an order that depends on the runner; the results file
@@ -113,7 +119,7 @@ def in_job_order(result: dict, keys: Sequence[str]) -> None:
     """
     sections: dict[int, tuple[dict, list[str]]] = {}
     for key in keys:
-        *path, name = key.split("/")
+        *path, name = key
         section = result
         for part in path:
             section = section.setdefault(part, {})
@@ -126,7 +132,7 @@ def in_job_order(result: dict, keys: Sequence[str]) -> None:
         section.update(rest)
 
 
-def save_outcome(result: dict, results_file, order: Sequence[str], job: Job, outcome) -> None:
+def save_outcome(result: dict, results_file, order: Sequence[tuple[str, ...]], job: Job, outcome) -> None:
     """Keep a finished job of a study: ``outcome`` is ``(entry, {file name: bytes})``.
 
     Its files are written beside ``results_file``, its entry is stored under
@@ -185,7 +191,7 @@ class ProcessRunner:
         if unfinished:
             raise TinyKWSError(
                 f"a worker process died twice, with {len(unfinished)} job(s) unfinished "
-                f"({', '.join(j.key for j in unfinished)}); the finished ones are saved: rerun the "
+                f"({', '.join(j.name for j in unfinished)}); the finished ones are saved: rerun the "
                 "same command to continue (with --jobs 1 a failing job shows its error)")
 
     def _pool_results(self, jobs: Sequence[Job]):
@@ -196,9 +202,11 @@ class ProcessRunner:
 
         pool = ProcessPoolExecutor(min(self.workers, len(jobs)), multiprocessing.get_context("spawn"),
                                    initializer=_single_threaded_worker)
-        futures = {pool.submit(Job.run, job): job for job in jobs}
-        left, unfinished = set(futures), []
+        futures, unfinished = {}, []
         try:
+            with _starting_workers():  # submit starts the workers, one per job up to their number
+                futures.update({pool.submit(Job.run, job): job for job in jobs})
+            left = set(futures)
             while left:
                 done, left = wait(left, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -217,6 +225,32 @@ class ProcessRunner:
 
     def close(self) -> None:
         pass
+
+
+@contextlib.contextmanager
+def _starting_workers():
+    """No signal may cut a worker's start short: SIGINT ignored, SIGTERM taken after the block.
+
+    A worker interrupted while it reads its start-up data from the parent
+    prints a traceback of its own, after this process's one line. Started
+    while SIGINT is ignored, the workers ignore it too from their first
+    instruction on: Ctrl-C in a terminal reaches the whole process group, and
+    it is this process that stops the pool. (A Ctrl-C in these few
+    milliseconds is lost; the next one counts.)
+    """
+    if threading.current_thread() is not threading.main_thread():  # only it can set handlers
+        yield
+        return
+    held = []
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)
+        if held:
+            os.kill(os.getpid(), signal.SIGTERM)  # now its own handler takes it
 
 
 def _stop_workers(pool) -> None:
@@ -240,6 +274,13 @@ class DaskRunner:
             from distributed import Client
         except ImportError:
             raise TinyKWSError("--scheduler needs Dask: pip install -e \".[dask]\"") from None
+        from distributed.comm.addressing import parse_address, parse_host_port
+
+        try:  # before the client exists: one half made by a bad address hangs when collected
+            parse_host_port(parse_address(address)[1])
+        except ValueError as exc:
+            raise TinyKWSError(f"{address!r} is not a Dask scheduler address, e.g. tcp://host:8786 "
+                               f"({exc})") from None
         try:
             self.client = Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
@@ -252,14 +293,14 @@ class DaskRunner:
     def results(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, object]]:
         from distributed import KilledWorker, as_completed
 
-        futures = {self.client.submit(Job.run, job, pure=False, key=f"tinykws-{job.key}-{i}-"
+        futures = {self.client.submit(Job.run, job, pure=False, key=f"tinykws-{job.name}-{i}-"
                                       f"{os.getpid()}-{id(job)}"): job for i, job in enumerate(jobs)}
         try:
             for future in as_completed(futures, loop=self.client.loop):
                 try:
                     result = future.result()
                 except KilledWorker:
-                    raise TinyKWSError(f"the Dask workers running {futures[future].key} died; the finished "
+                    raise TinyKWSError(f"the Dask workers running {futures[future].name} died; the finished "
                                        "jobs are saved: rerun the same command to continue") from None
                 yield futures[future], result
         finally:

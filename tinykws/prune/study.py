@@ -111,7 +111,7 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
     done = partial(save_outcome, result, out / "prune.json", [job.key for job in jobs])
     result["majority"] = {f"{split}_accuracy": majority_accuracy(y) for split, (_, y) in splits.items()}
     if "baseline" not in result:
-        done(Job("baseline", measure), measure(study.model, study, "unpruned"))
+        done(Job(("baseline",), measure), measure(study.model, study, "unpruned"))
     todo = [job for job in jobs if not stored(result, job.key)]
     run_jobs(todo, done, runner, progress=progress, desc="pruned models")
     if todo or "cpu_int8_us" not in result["baseline"]:
@@ -126,20 +126,20 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
 
 
 def study_jobs(inputs: StudyInputs, settings: PruneStudySettings, progress: bool) -> list[Job]:
-    """Every pruned model as a job, keyed ``method/amount-or-channels/kind`` as in ``prune.json``.
+    """Every pruned model as a job, keyed ``(method, "amount-or-channels/kind")`` as in ``prune.json``.
 
     ``progress`` shows the fine-tuning steps (in a serial run only).
     """
     jobs = []
     if "unstructured" in settings.methods:
-        jobs += [Job(f"unstructured/{amount:g}/{_kind(tuned)}", _unstructured,
+        jobs += [Job(("unstructured", f"{amount:g}/{_kind(tuned)}"), _unstructured,
                      (inputs, amount, tuned, settings, progress))
                  for amount in settings.unstructured_amounts for tuned in (False, True)]
     if "structured" in settings.methods:
         conv = next(l for l in inputs.open().model.layers if isinstance(l, Conv2D))
         for amount in settings.structured_amounts:
             keep = channels_kept(conv.out_channels, amount)
-            jobs += [Job(f"structured/{keep}/{_kind(tuned)}", _structured,
+            jobs += [Job(("structured", f"{keep}/{_kind(tuned)}"), _structured,
                          (inputs, keep, amount, tuned, settings, progress)) for tuned in (False, True)]
     return jobs
 

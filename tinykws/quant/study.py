@@ -122,13 +122,13 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
         if str(b) in result["ptq"] and b in GRID_STUDY_BITS:
             result["grids"][settings.grid].setdefault(str(b), result["ptq"][str(b)])
 
-    order = [job.key for job in jobs] + [f"grids/{settings.grid}/{b}" for b in settings.bits
+    order = [job.key for job in jobs] + [("grids", settings.grid, str(b)) for b in settings.bits
                                          if "ptq" in settings.modes and b in GRID_STUDY_BITS]
 
     def done(job: Job, outcome) -> None:
-        mode, _, b = job.key.partition("/")
+        mode, b = job.key[0], job.key[-1]
         if mode == "ptq" and int(b) in GRID_STUDY_BITS:  # the default grid's entry is this one
-            store(result, f"grids/{settings.grid}/{b}", outcome[0])
+            store(result, ("grids", settings.grid, b), outcome[0])
         save_outcome(result, out / "quant.json", order, job, outcome)
 
     run_jobs([job for job in jobs if not stored(result, job.key)], done, runner, progress=progress,
@@ -146,14 +146,14 @@ def study_jobs(inputs: StudyInputs, settings: QuantStudySettings, progress: bool
     """
     jobs = []
     if "ptq" in settings.modes:
-        jobs += [Job(f"ptq/{b}", _ptq_job, (inputs, settings, b, settings.grid)) for b in settings.bits]
-        jobs += [Job(f"grids/{grid}/{b}", _ptq_job, (inputs, settings, b, grid))
+        jobs += [Job(("ptq", str(b)), _ptq_job, (inputs, settings, b, settings.grid)) for b in settings.bits]
+        jobs += [Job(("grids", grid, str(b)), _ptq_job, (inputs, settings, b, grid))
                  for grid in SYMMETRIC_GRIDS if grid != settings.grid
                  for b in settings.bits if b in GRID_STUDY_BITS]
     if "qat" in settings.modes:
-        jobs += [Job(f"qat/{b}", _qat_job, (inputs, settings, b, progress)) for b in settings.bits]
+        jobs += [Job(("qat", str(b)), _qat_job, (inputs, settings, b, progress)) for b in settings.bits]
     if "minifloat" in settings.modes:
-        jobs += [Job(f"minifloat/{name}", _minifloat_job, (inputs, settings, name))
+        jobs += [Job(("minifloat", name), _minifloat_job, (inputs, settings, name))
                  for name in settings.formats]
     return jobs
 

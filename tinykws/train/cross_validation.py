@@ -97,7 +97,7 @@ def cross_validate(spec: FoldSpec, out: str | Path, config: TrainConfig = TrainC
     result = load_partial(out / "cv.json", settings, {"fold_reports": {}})
     out.mkdir(parents=True, exist_ok=True)
     inner = progress and getattr(runner, "workers", 1) == 1  # a fold's own progress, in a serial run
-    jobs = [Job(f"fold_reports/{k}", _fold_job, (spec, k, str(out / f"fold-{k}"), config, int8, inner))
+    jobs = [Job(("fold_reports", str(k)), _fold_job, (spec, k, str(out / f"fold-{k}"), config, int8, inner))
             for k in range(spec.folds)]
     run_jobs([job for job in jobs if not stored(result, job.key)],
              partial(save_outcome, result, out / "cv.json", [job.key for job in jobs]), runner,
