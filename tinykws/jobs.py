@@ -166,10 +166,43 @@ class SerialRunner:
 
 
 def _single_threaded_worker() -> None:
-    """Start-up of a local worker process: one compute thread, and Ctrl-C left to the parent."""
+    """Start-up of a local worker process: one compute thread, Ctrl-C left to the parent, and
+    SIGTERM (the parent stopping the pool) ending a job cleanly (:func:`_run_in_worker`)."""
     for var in THREAD_VARIABLES:  # read when NumPy's BLAS and Numba load, i.e. by the first job
         os.environ[var] = "1"
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool; no tracebacks here
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stopped_by_parent)
+    from tqdm import tqdm
+
+    # tqdm's default lock holds a process-shared semaphore, which a worker stopped by os._exit
+    # would leak (a warning at exit); a worker shows no bars, so a thread lock does.
+    tqdm.set_lock(threading.RLock())
+
+
+_in_job = False  # in a local worker: whether a job is running
+_stopping = False  # and whether the parent asked it to stop
+
+
+def _run_in_worker(job: Job):
+    global _in_job
+    _in_job = True
+    try:
+        return job.run()
+    finally:
+        _in_job = False
+        if _stopping:  # unwound by _stopped_by_parent: the job's temporary files are removed
+            os._exit(128 + signal.SIGTERM)
+
+
+def _stopped_by_parent(signum: int, frame) -> None:
+    """A worker's SIGTERM: unwind the job, so that an atomic write in flight removes its
+    temporary file, then exit; an idle worker exits at once."""
+    global _stopping
+    _stopping = True
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean stop
+    if not _in_job:
+        os._exit(128 + signum)
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 class ProcessRunner:
@@ -205,7 +238,7 @@ class ProcessRunner:
         futures, unfinished = {}, []
         try:
             with _starting_workers():  # submit starts the workers, one per job up to their number
-                futures.update({pool.submit(Job.run, job): job for job in jobs})
+                futures.update({pool.submit(_run_in_worker, job): job for job in jobs})
             left = set(futures)
             while left:
                 done, left = wait(left, return_when=FIRST_COMPLETED)
@@ -253,11 +286,18 @@ def _starting_workers():
             os.kill(os.getpid(), signal.SIGTERM)  # now its own handler takes it
 
 
-def _stop_workers(pool) -> None:
-    """Terminate a pool's worker processes (``ProcessPoolExecutor`` has no public way before 3.14)."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+def _stop_workers(pool, grace_s: float = 30.0) -> None:
+    """Stop a pool's workers: SIGTERM, a moment to unwind their jobs, then SIGKILL.
+
+    (``ProcessPoolExecutor`` has no public way to do this before Python 3.14.)
+    """
+    processes = [p for p in (getattr(pool, "_processes", None) or {}).values() if p.is_alive()]
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(grace_s)
         if process.is_alive():
-            process.terminate()
+            process.kill()
 
 
 class DaskRunner:
