@@ -185,7 +185,7 @@ def test_quantize_gives_the_same_quant_json_serially_in_two_processes_and_on_das
             (trained / "quant" / "serial" / "qat8.tflite").read_bytes()
 
 
-def test_a_rerun_in_two_processes_computes_only_the_missing_jobs(trained, cluster):
+def test_a_rerun_in_two_processes_computes_only_the_missing_jobs(trained):
     out = trained / "quant" / "two"  # a finished study from the test above
     if not (out / "quant.json").exists():
         _sweep(["quantize", trained / "run", *QUANTIZE], out, "quant.json", ["--jobs", "2"])
