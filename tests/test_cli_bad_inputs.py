@@ -459,6 +459,22 @@ CASES = {
     "listen-tflite-labels-mismatch": (
         "listen {wav} --model {tflite} --labels a,b", NOTHING, "has 4 outputs but --labels names 2",
         None),
+    # The sweeps' job runner (tinykws.jobs; a worker dying mid-job is in test_jobs.py).
+    "quantize-jobs-0": ("quantize {run} --out {out} --jobs 0", NOTHING, "--jobs must be at least 1, not 0",
+                        "quant.json"),
+    "prune-jobs-negative": ("prune {run} --out {out} --jobs -2", NOTHING,
+                            "--jobs must be at least 1, not -2", "prune.json"),
+    "cv-jobs-0": ("cv --data {data} --out {out} --jobs 0", NOTHING, "--jobs must be at least 1, not 0",
+                  "cv.json"),
+    "quantize-unreachable-scheduler": (  # nothing listens on the discard port: refused until the timeout
+        "quantize {run} --out {out} --scheduler tcp://127.0.0.1:9", NOTHING,
+        "cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 5 s", "quant.json"),
+    "cv-scheduler-not-an-address": (
+        "cv --data {data} --out {out} --scheduler nowhere:port", NOTHING,
+        "'nowhere:port' is not a Dask scheduler address", "cv.json"),
+    "prune-jobs-and-scheduler": (
+        "prune {run} --out {out} --jobs 2 --scheduler tcp://127.0.0.1:9", NOTHING,
+        "--jobs and --scheduler: choose one", "prune.json"),
 }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
+from tinykws.cli.study_options import add_runner_options, runner_from_args
 from tinykws.cli.train_options import add_data_options, add_recipe_options
 
 
@@ -26,6 +28,7 @@ def register(subparsers) -> None:
                    help="calibrate each fold's _unknown_ bias on its validation speakers for at most "
                    "this share of false accepts, and report it on its test speakers (default 0.05)")
     p.add_argument("--no-progress", action="store_true")
+    add_runner_options(p)
     p.set_defaults(func=run, writes="out")
 
 
@@ -41,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
     spec = fold_spec_from_args(args)
     first = spec.index(0)  # validates the folder, words and fold count before training starts
     config = config_from_args(args, len(first.splits["training"]))
-    result = cross_validate(spec, args.out, config, int8=not args.no_int8,
-                            progress=not args.no_progress, false_accept_target=args.false_accept_target)
+    with contextlib.closing(runner_from_args(args)) as runner:
+        result = cross_validate(spec, args.out, config, int8=not args.no_int8, progress=not args.no_progress,
+                                false_accept_target=args.false_accept_target, runner=runner)
     for kind, report in result["pooled"].items():
         s = result["spread"][kind]["balanced_accuracy"]
         print(f"{kind}, pooled over {spec.folds} folds ({report['examples']} clips); balanced "

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
-from tinykws.cli.study_options import add_study_options, finetune_config
+from tinykws.cli.study_options import add_study_options, finetune_config, runner_from_args
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -58,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
         else STRUCTURED_AMOUNTS,
         scope=args.scope, norm=args.norm,
         finetune=finetune_config(args), calibration=args.calibration, timing_repeats=args.repeats)
-    result = run_prune_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
-                             progress=not args.no_progress)
+    with contextlib.closing(runner_from_args(args)) as runner:
+        result = run_prune_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
+                                 progress=not args.no_progress, runner=runner)
     save_prune_plots(result, args.out)
     print(summary(result))
     return 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
-from tinykws.cli.study_options import add_study_options, finetune_config
+from tinykws.cli.study_options import add_study_options, finetune_config, runner_from_args
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
         bits=args.bits, modes=args.modes, formats=args.formats or STUDY_FORMATS,
         finetune=finetune_config(args), calibration=args.calibration, ste=args.ste, percentile=args.percentile,
         dense_per_channel=args.dense_weights == "per-channel", grid=args.grid)
-    result = run_quant_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
-                             progress=not args.no_progress)
+    with contextlib.closing(runner_from_args(args)) as runner:
+        result = run_quant_study(args.run, args.out, settings, args.data, args.resplit_salt, args.real,
+                                 progress=not args.no_progress, runner=runner)
     save_quant_plots(result, args.out)
     print(summary(result))
     return 0

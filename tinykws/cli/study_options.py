@@ -1,4 +1,4 @@
-"""Options the quantization and pruning studies share: data, fine-tuning, calibration, seed."""
+"""Options the studies share: data, fine-tuning, calibration, seed; and how the sweeps run their jobs."""
 
 from __future__ import annotations
 
@@ -20,6 +20,27 @@ def add_study_options(p: argparse.ArgumentParser, tuned: str) -> None:
     p.add_argument("--calibration", type=int, default=200, help="PTQ calibration clips (default 200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
+    add_runner_options(p)
+
+
+def add_runner_options(p: argparse.ArgumentParser) -> None:
+    """``--jobs N --scheduler ADDRESS``: where a sweep's independent jobs run (:mod:`tinykws.jobs`)."""
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="run the sweep's jobs in N local processes (default: one per core; 1: in "
+                   "this process, one after another); the results are the same")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="send the jobs to this running Dask distributed scheduler instead, e.g. "
+                   "tcp://host:8786 (pip install -e \".[dask]\"; the workers must see the same paths)")
+
+
+def runner_from_args(args: argparse.Namespace):
+    """The job runner ``--jobs`` / ``--scheduler`` ask for; close it when done (``contextlib.closing``)."""
+    from tinykws.errors import TinyKWSError
+    from tinykws.jobs import make_runner
+
+    if args.jobs is not None and args.scheduler is not None:
+        raise TinyKWSError("--jobs and --scheduler: choose one (the scheduler's workers run the jobs)")
+    return make_runner(args.jobs, args.scheduler)
 
 
 def finetune_config(args: argparse.Namespace):

@@ -21,8 +21,11 @@ fine-tuning — is measured the same way (:func:`measure`):
   Unstructured zeros do not make TFLM's dense kernels faster, and the model
   says so: only removed channels change it.
 
-Results go to ``OUT/prune.json`` after every entry; rerun with the same
-settings to resume (only missing models are pruned and fine-tuned again; the
+Every pruned model is one job (:mod:`tinykws.jobs`): run one after another, in
+local processes or on a Dask cluster, with the same results (but for the
+float CPU latency, measured inside the job, on a machine as busy as the
+other jobs make it). Results go to ``OUT/prune.json`` after every entry;
+rerun with the same settings to resume (only missing models are pruned and fine-tuned again; the
 int8 timing pass then covers them all).
 """
 
@@ -34,23 +37,24 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
-
-from tinykws.atomic import write_bytes, write_json
+from tinykws.atomic import write_json
 from tinykws.features.model_input import float_to_int8_input
 from tinykws.quant.ptq import quantize_model
 from tinykws.errors import TinyKWSError
+from tinykws.jobs import Job, run_jobs, save_outcome, stored
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense
 from tinykws.nn.model import Sequential
 from tinykws.prune.magnitude import apply_masks, l1_unstructured_masks, sparsity
 from tinykws.prune.structured import prune_channels
 from tinykws.resume import load_partial
+from tinykws.train.evaluate import Study, StudyInputs
 from tinykws.train.finetune import FinetuneConfig, finetune
 from tinykws.train.metrics import majority_accuracy, paired_test, predict, split_scores
 
 METHODS = ("unstructured", "structured")
 UNSTRUCTURED_AMOUNTS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+MODELS = "models"  # OUT/models: every measured model's .tflite
 STRUCTURED_AMOUNTS = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875)  # 7 .. 1 of 8 filters kept
 
 
@@ -86,46 +90,30 @@ def channels_kept(conv_channels: int, amount: float) -> int:
 
 def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettings = PruneStudySettings(),
                     data: str | None = None, resplit_salt: str | None = None,
-                    real: str | None = None, progress: bool = True) -> dict:
-    """Run (or resume) the study for a training run; returns what ``prune.json`` holds."""
-    from tinykws.train.evaluate import calibration_set, open_run, real_test_set
+                    real: str | None = None, progress: bool = True, runner=None) -> dict:
+    """Run (or resume) the study for a training run; returns what ``prune.json`` holds.
 
+    Each pruned model is one job (:mod:`tinykws.jobs`) run by ``runner``
+    (default: one after another, here); the unpruned model is measured here,
+    and the int8 timing of all models runs here at the end.
+    """
     out = Path(out)
-    model, meta, pipeline = open_run(run, data, resplit_salt)
-    wanted = {"run": str(run), "data": meta["data_dir"], "resplit_salt": meta["resplit_salt"],
+    inputs = StudyInputs.absolute(run, data, resplit_salt, real, settings.calibration)
+    study = inputs.open()
+    meta = study.meta
+    wanted = {"run": str(run), "data": str(data) if data else meta["data_dir"],  # as given
+              "resplit_salt": meta["resplit_salt"],
               "real": real, **asdict(settings)}
     result = load_partial(out / "prune.json", wanted, {"unstructured": {}, "structured": {}})
-    x_cal = calibration_set(pipeline, settings.calibration)
-    splits = {"validation": pipeline.split_arrays("validation"),
-              "testing": pipeline.split_arrays("testing")}
-    if real is not None:
-        splits["real"] = real_test_set(real, meta["labels"])
-    ctx = _Context(x_cal, splits, out / "models", meta["labels"], pipeline.class_shares)
+    splits = study.splits
 
-    def save():
-        write_json(out / "prune.json", result)
-
+    jobs = study_jobs(inputs, settings, progress and getattr(runner, "workers", 1) == 1)
+    done = partial(save_outcome, result, out / "prune.json", [job.key for job in jobs])
     result["majority"] = {f"{split}_accuracy": majority_accuracy(y) for split, (_, y) in splits.items()}
     if "baseline" not in result:
-        result["baseline"] = measure(model, ctx, "unpruned")
-        save()
-    jobs = {}  # (method, key) -> a function making that entry; keys as in prune.json
-    if "unstructured" in settings.methods:
-        for amount in settings.unstructured_amounts:
-            for tuned in (False, True):
-                jobs["unstructured", f"{amount:g}/{_kind(tuned)}"] = partial(
-                    _unstructured, model, pipeline, amount, tuned, settings, ctx, progress)
-    if "structured" in settings.methods:
-        conv = next(l for l in model.layers if isinstance(l, Conv2D))
-        for amount in settings.structured_amounts:
-            keep = channels_kept(conv.out_channels, amount)
-            for tuned in (False, True):
-                jobs["structured", f"{keep}/{_kind(tuned)}"] = partial(
-                    _structured, model, pipeline, keep, amount, tuned, settings, ctx, progress)
-    todo = [(method, key, make) for (method, key), make in jobs.items() if key not in result[method]]
-    for method, key, make in tqdm(todo, desc="pruned models", unit="model", disable=not progress):
-        result[method][key] = make()
-        save()
+        done(Job(("baseline",), measure), measure(study.model, study, "unpruned"))
+    todo = [job for job in jobs if not stored(result, job.key)]
+    run_jobs(todo, done, runner, progress=progress, desc="pruned models")
     if todo or "cpu_int8_us" not in result["baseline"]:
         time_int8_models(result, out, settings.timing_repeats)
     result["paired"] = {
@@ -133,34 +121,59 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
                        for split, (_, y) in splits.items()} for key, e in result[method].items()}
         for method in ("unstructured", "structured")}
     result["complete"] = True
-    save()
+    write_json(out / "prune.json", result)
     return result
+
+
+def study_jobs(inputs: StudyInputs, settings: PruneStudySettings, progress: bool) -> list[Job]:
+    """Every pruned model as a job, keyed ``(method, "amount-or-channels/kind")`` as in ``prune.json``.
+
+    ``progress`` shows the fine-tuning steps (in a serial run only).
+    """
+    jobs = []
+    if "unstructured" in settings.methods:
+        jobs += [Job(("unstructured", f"{amount:g}/{_kind(tuned)}"), _unstructured,
+                     (inputs, amount, tuned, settings, progress))
+                 for amount in settings.unstructured_amounts for tuned in (False, True)]
+    if "structured" in settings.methods:
+        conv = next(l for l in inputs.open().model.layers if isinstance(l, Conv2D))
+        for amount in settings.structured_amounts:
+            keep = channels_kept(conv.out_channels, amount)
+            jobs += [Job(("structured", f"{keep}/{_kind(tuned)}"), _structured,
+                         (inputs, keep, amount, tuned, settings, progress)) for tuned in (False, True)]
+    return jobs
 
 
 def _kind(tuned: bool) -> str:
     return "finetuned" if tuned else "pruned"
 
 
-def _structured(model, pipeline, keep, amount, tuned, settings, ctx, progress) -> dict:
-    small = prune_channels(model, keep, settings.norm)
+def _structured(inputs: StudyInputs, keep, amount, tuned, settings, progress) -> tuple[dict, dict]:
+    """The job of one channel-pruned model: ``(entry, {"models/NAME.tflite": bytes})``."""
+    study = inputs.open()
+    small = prune_channels(study.model, keep, settings.norm)
     entry = {"channels": keep, "amount": amount, "finetuned": tuned}
     if tuned:
-        entry["finetune"] = _tune(small, pipeline, settings, None, progress, f"structured {keep} ch")
-    return {**entry, **measure(small, ctx, f"structured-{keep}ch-{_kind(tuned)}")}
+        entry["finetune"] = _tune(small, study.pipeline, settings, None, progress, f"structured {keep} ch")
+    measured, files = measure(small, study, f"structured-{keep}ch-{_kind(tuned)}")
+    return {**entry, **measured}, files
 
 
-def _unstructured(model, pipeline, amount, tuned, settings, ctx, progress) -> dict:
+def _unstructured(inputs: StudyInputs, amount, tuned, settings, progress) -> tuple[dict, dict]:
+    """The job of one magnitude-pruned model: ``(entry, {"models/NAME.tflite": bytes})``."""
     from tinykws.nn.model import from_spec
 
-    pruned = from_spec(model.spec())
-    pruned.load_parameters(model.parameters())
+    study = inputs.open()
+    pruned = from_spec(study.model.spec())
+    pruned.load_parameters(study.model.parameters())
     masks = l1_unstructured_masks(pruned, amount, settings.scope)
     apply_masks(pruned, masks)
     entry = {"amount": amount, "finetuned": tuned}
     if tuned:
-        entry["finetune"] = _tune(pruned, pipeline, settings, masks, progress, f"unstructured {amount:g}")
+        entry["finetune"] = _tune(pruned, study.pipeline, settings, masks, progress, f"unstructured {amount:g}")
     entry["sparsity"] = sparsity(pruned)
-    return {**entry, **measure(pruned, ctx, f"unstructured-{amount:g}-{_kind(tuned)}")}
+    measured, files = measure(pruned, study, f"unstructured-{amount:g}-{_kind(tuned)}")
+    return {**entry, **measured}, files
 
 
 def _tune(model, pipeline, settings, masks, progress, desc) -> dict:
@@ -169,17 +182,6 @@ def _tune(model, pipeline, settings, masks, progress, desc) -> dict:
     r = finetune(model, pipeline, settings.finetune, after_step=after, progress=progress, desc=desc)
     return {"best_step": r["best_step"], "val_balanced_accuracy": r["val_balanced_accuracy"],
             "seconds": time.perf_counter() - start}
-
-
-@dataclass
-class _Context:
-    """What every measurement needs: calibration clips, scored splits, where models go."""
-
-    x_cal: np.ndarray
-    splits: dict
-    models: Path  # OUT/models: every measured model's .tflite
-    labels: list  # the model's labels, for the reports
-    shares: tuple  # TF's (silence %, unknown %), for the reports
 
 
 def zero_skipping_flops(model: Sequential) -> int:
@@ -200,11 +202,12 @@ def zero_skipping_flops(model: Sequential) -> int:
     return total
 
 
-def measure(model: Sequential, ctx: _Context, name: str) -> dict:
+def measure(model: Sequential, study: Study, name: str) -> tuple[dict, dict]:
     """Size, accuracy (float and int8), float CPU and MCU runtime of one (pruned) model.
 
-    Its int8 model is written to ``OUT/models/<name>.tflite``; the int8 CPU
-    latencies come later, from :func:`time_int8_models`.
+    Returns the entry and its int8 model as ``{"models/<name>.tflite": bytes}``,
+    for the study to write; the int8 CPU latencies come later, from
+    :func:`time_int8_models`.
     """
     from tinykws.int8.runtime import Int8Runtime
     from tinykws.size import float_latency_seconds, layer_sizes
@@ -213,8 +216,7 @@ def measure(model: Sequential, ctx: _Context, name: str) -> dict:
     from tinykws.tflite.writer import serialize_tflite
 
     sizes = layer_sizes(model)
-    blob = serialize_tflite(quantize_model(model, ctx.x_cal))
-    write_bytes(ctx.models / f"{name}.tflite", blob)
+    blob = serialize_tflite(quantize_model(model, study.x_cal))
     graph = parse_tflite(blob, "model.tflite")
     runtime = Int8Runtime(graph)
     entry = {
@@ -223,19 +225,19 @@ def measure(model: Sequential, ctx: _Context, name: str) -> dict:
         "flops": sum(s.flops for s in sizes),
         "zero_skipping_flops": zero_skipping_flops(model),
         "tflite_bytes": len(blob),
-        "tflite": f"{ctx.models.name}/{name}.tflite",
+        "tflite": f"{MODELS}/{name}.tflite",
     }
-    for split, (x, y) in ctx.splits.items():
+    labels, shares = study.meta["labels"], study.pipeline.class_shares
+    for split, (x, y) in study.splits.items():
         x_int8 = float_to_int8_input(x)  # (N, 49, 40, 1) int8
         scores = runtime.run(x_int8)  # (N, K) int8
-        entry.update(split_scores(f"float_{split}", predict(model, x).argmax(1), y, ctx.labels, ctx.shares))
-        entry.update(split_scores(f"int8_{split}", scores.astype(np.int32).argmax(1), y, ctx.labels,
-                                  ctx.shares))
+        entry.update(split_scores(f"float_{split}", predict(model, x).argmax(1), y, labels, shares))
+        entry.update(split_scores(f"int8_{split}", scores.astype(np.int32).argmax(1), y, labels, shares))
         if split == "testing":
             entry["tflm"] = check_against_tflm(blob, x_int8, ours=scores)
     entry["cpu_float_us"] = 1e6 * float_latency_seconds(model, 100)
     entry.update(_mcu_ms(graph, len(blob)))
-    return entry
+    return entry, {entry["tflite"]: blob}
 
 
 def time_int8_models(result: dict, out: Path, rounds: int) -> None:

@@ -23,8 +23,10 @@ forward pass (there is no integer kernel for them): weights per channel /
 per tensor scaled onto the format, activations scaled by their calibrated
 range.
 
-Results go to ``OUT/quant.json`` after every entry (atomically), so a killed
-study resumes where it stopped when rerun with the same settings.
+Every entry is one job (:mod:`tinykws.jobs`): run one after another, in local
+processes or on a Dask cluster, with the same results. They go to
+``OUT/quant.json`` as each finishes (atomically, in the study's order), so a
+killed study resumes where it stopped when rerun with the same settings.
 """
 
 from __future__ import annotations
@@ -35,15 +37,17 @@ from pathlib import Path
 
 import numpy as np
 
-from tinykws.atomic import write_bytes, write_json
+from tinykws.atomic import write_json
 from tinykws.features.model_input import float_to_int8_input
 from tinykws.quant.ptq import quantize_model
 from tinykws.errors import TinyKWSError
 from tinykws.int8.runtime import Int8Runtime
+from tinykws.jobs import Job, run_jobs, save_outcome, store, stored
 from tinykws.quant import qat
 from tinykws.quant.grid import SYMMETRIC_GRIDS
 from tinykws.quant.minifloat import STUDY_FORMATS, parse_format
 from tinykws.resume import load_partial
+from tinykws.train.evaluate import Study, StudyInputs
 from tinykws.train.finetune import FinetuneConfig, finetune
 from tinykws.train.metrics import majority_accuracy, paired_test, predict, split_scores
 
@@ -89,79 +93,96 @@ def integer_predictions(graph, bits: int, x: np.ndarray) -> np.ndarray:
 
 def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettings = QuantStudySettings(),
                     data: str | None = None, resplit_salt: str | None = None,
-                    real: str | None = None, progress: bool = True) -> dict:
+                    real: str | None = None, progress: bool = True, runner=None) -> dict:
     """Run (or resume) the study for a training run; returns what ``quant.json`` holds.
 
     ``real`` names a folder in the canonical test-set layout (real speech):
-    every model is also scored on its test clips.
+    every model is also scored on its test clips. Each width of each mode,
+    and each minifloat format, is one job (:mod:`tinykws.jobs`) run by
+    ``runner`` (default: one after another, here); the float model is scored here.
     """
-    from tinykws.train.evaluate import calibration_set, open_run, real_test_set
-
     out = Path(out)
-    model, meta, pipeline = open_run(run, data, resplit_salt)
-    wanted = {"run": str(run), "data": meta["data_dir"], "resplit_salt": meta["resplit_salt"],
+    inputs = StudyInputs.absolute(run, data, resplit_salt, real, settings.calibration)
+    study = inputs.open()
+    meta = study.meta
+    wanted = {"run": str(run), "data": str(data) if data else meta["data_dir"],  # as given
+              "resplit_salt": meta["resplit_salt"],
               "real": real, **asdict(settings)}
     result = load_partial(out / "quant.json", wanted,
                           {"ptq": {}, "qat": {}, "minifloat": {}, "grids": {g: {} for g in SYMMETRIC_GRIDS}})
-    x_cal = calibration_set(pipeline, settings.calibration)
-    splits = {"validation": pipeline.split_arrays("validation"), "testing": pipeline.split_arrays("testing")}
-    if real is not None:
-        splits["real"] = real_test_set(real, meta["labels"])
-
-    def save():
-        write_json(out / "quant.json", result)
-
-    labels, shares = meta["labels"], pipeline.class_shares
-
-    def score(predictions) -> dict:
-        """Every split's numbers for ``predictions(x) -> (N,)``."""
-        entry = {}
-        for split, (x, y) in splits.items():
-            entry.update(split_scores(split, predictions(x), y, labels, shares))
-        return entry
+    splits = study.splits
 
     result["majority"] = {f"{split}_accuracy": majority_accuracy(y) for split, (_, y) in splits.items()}
-    per_row = settings.dense_per_channel
     if "float" not in result:
-        result["float"] = score(lambda x: predict(model, x).argmax(1))
-        save()
+        result["float"] = _score(study, lambda x: predict(study.model, x).argmax(1))
+        write_json(out / "quant.json", result)
 
-    def ptq(b: int, grid: str) -> dict:
-        graph = quantize_model(model, x_cal, softmax=False, bits=b, dense_per_channel=per_row, grid=grid)
-        return score(lambda x: integer_predictions(graph, b, x))
+    jobs = study_jobs(inputs, settings, progress and getattr(runner, "workers", 1) == 1)
+    for b in settings.bits:  # a run killed between the PTQ entry and its copy under its grid
+        if str(b) in result["ptq"] and b in GRID_STUDY_BITS:
+            result["grids"][settings.grid].setdefault(str(b), result["ptq"][str(b)])
 
-    if "ptq" in settings.modes:
-        for b in settings.bits:
-            if str(b) not in result["ptq"]:
-                result["ptq"][str(b)] = ptq(b, settings.grid)
-                save()
-        for b in (b for b in settings.bits if b in GRID_STUDY_BITS):
-            for grid, entries in result["grids"].items():
-                if str(b) not in entries:  # the default grid's entry is the PTQ one above
-                    entries[str(b)] = result["ptq"][str(b)] if grid == settings.grid else ptq(b, grid)
-                    save()
-    if "qat" in settings.modes:
-        for b in settings.bits:
-            if str(b) in result["qat"]:
-                continue
-            result["qat"][str(b)] = _qat_entry(model, pipeline, x_cal, b, settings, splits, out, progress,
-                                               score)
-            save()
-    if "minifloat" in settings.modes:
-        for name in settings.formats:
-            if name in result["minifloat"]:
-                continue
-            fmt = parse_format(name)
-            fq = qat.fake_quant_model(model, fmt.bits, fmt=fmt, dense_per_channel=per_row)
-            qat.calibrate_ranges(fq, x_cal)
-            result["minifloat"][name] = {"bits": fmt.bits, "exponent_bits": fmt.exponent_bits,
-                                         "mantissa_bits": fmt.mantissa_bits,
-                                         **score(lambda x: predict(fq, x).argmax(1))}
-            save()
+    order = [job.key for job in jobs] + [("grids", settings.grid, str(b)) for b in settings.bits
+                                         if "ptq" in settings.modes and b in GRID_STUDY_BITS]
+
+    def done(job: Job, outcome) -> None:
+        mode, b = job.key[0], job.key[-1]
+        if mode == "ptq" and int(b) in GRID_STUDY_BITS:  # the default grid's entry is this one
+            store(result, ("grids", settings.grid, b), outcome[0])
+        save_outcome(result, out / "quant.json", order, job, outcome)
+
+    run_jobs([job for job in jobs if not stored(result, job.key)], done, runner, progress=progress,
+             desc="quantized models")
     result["paired"] = compare_entries(result, {split: y for split, (_, y) in splits.items()})
     result["complete"] = True
-    save()
+    write_json(out / "quant.json", result)
     return result
+
+
+def study_jobs(inputs: StudyInputs, settings: QuantStudySettings, progress: bool) -> list[Job]:
+    """Every entry of the study as a job, keyed by where it goes in ``quant.json``, in its order.
+
+    ``progress`` shows QAT's fine-tuning steps (in a serial run only).
+    """
+    jobs = []
+    if "ptq" in settings.modes:
+        jobs += [Job(("ptq", str(b)), _ptq_job, (inputs, settings, b, settings.grid)) for b in settings.bits]
+        jobs += [Job(("grids", grid, str(b)), _ptq_job, (inputs, settings, b, grid))
+                 for grid in SYMMETRIC_GRIDS if grid != settings.grid
+                 for b in settings.bits if b in GRID_STUDY_BITS]
+    if "qat" in settings.modes:
+        jobs += [Job(("qat", str(b)), _qat_job, (inputs, settings, b, progress)) for b in settings.bits]
+    if "minifloat" in settings.modes:
+        jobs += [Job(("minifloat", name), _minifloat_job, (inputs, settings, name))
+                 for name in settings.formats]
+    return jobs
+
+
+def _score(study: Study, predictions) -> dict:
+    """Every split's numbers for ``predictions(x) -> (N,)``."""
+    labels, shares = study.meta["labels"], study.pipeline.class_shares
+    entry = {}
+    for split, (x, y) in study.splits.items():
+        entry.update(split_scores(split, predictions(x), y, labels, shares))
+    return entry
+
+
+def _ptq_job(inputs: StudyInputs, settings: QuantStudySettings, bits: int, grid: str):
+    """PTQ at ``bits`` on the weight grid ``grid``, scored with integer arithmetic."""
+    study = inputs.open()
+    graph = quantize_model(study.model, study.x_cal, softmax=False, bits=bits,
+                           dense_per_channel=settings.dense_per_channel, grid=grid)
+    return _score(study, lambda x: integer_predictions(graph, bits, x)), {}
+
+
+def _minifloat_job(inputs: StudyInputs, settings: QuantStudySettings, name: str):
+    """The float model seen through the minifloat format ``name`` (fake quantization), scored."""
+    study = inputs.open()
+    fmt = parse_format(name)
+    fq = qat.fake_quant_model(study.model, fmt.bits, fmt=fmt, dense_per_channel=settings.dense_per_channel)
+    qat.calibrate_ranges(fq, study.x_cal)
+    return {"bits": fmt.bits, "exponent_bits": fmt.exponent_bits, "mantissa_bits": fmt.mantissa_bits,
+            **_score(study, lambda x: predict(fq, x).argmax(1))}, {}
 
 
 def compare_entries(result: dict, truth: dict[str, np.ndarray]) -> dict:
@@ -176,30 +197,36 @@ def compare_entries(result: dict, truth: dict[str, np.ndarray]) -> dict:
     return paired
 
 
-def _qat_entry(model, pipeline, x_cal, bits, settings, splits, out: Path, progress, score) -> dict:
-    """Fine-tune with fake quantizers at ``bits``, quantize with the learned ranges, score."""
+def _qat_job(inputs: StudyInputs, settings: QuantStudySettings, bits: int, progress: bool):
+    """Fine-tune with fake quantizers at ``bits``, quantize with the learned ranges, score.
+
+    At 8 bits the model is also written as ``qat8.tflite`` (returned as a file
+    for the study to write) and checked in tflite-micro.
+    """
+    study = inputs.open()
     start = time.perf_counter()
     per_row = settings.dense_per_channel
-    fq = qat.fake_quant_model(model, bits, ste=settings.ste, percentile=settings.percentile,
+    fq = qat.fake_quant_model(study.model, bits, ste=settings.ste, percentile=settings.percentile,
                               dense_per_channel=per_row, grid=settings.grid)
-    qat.calibrate_ranges(fq, x_cal)  # start from the PTQ ranges, then track them
-    tuned = finetune(fq, pipeline, settings.finetune, snapshot=qat.snapshot, restore=qat.restore,
+    qat.calibrate_ranges(fq, study.x_cal)  # start from the PTQ ranges, then track them
+    tuned = finetune(fq, study.pipeline, settings.finetune, snapshot=qat.snapshot, restore=qat.restore,
                      progress=progress, desc=f"QAT {bits}-bit")
     float_model, ranges = qat.strip(fq), qat.activation_ranges(fq)
     graph = quantize_model(float_model, ranges=ranges, softmax=False, bits=bits, dense_per_channel=per_row,
                            grid=settings.grid)
-    entry = score(lambda x: integer_predictions(graph, bits, x))
-    x_test, y_test = splits["testing"]
+    entry = _score(study, lambda x: integer_predictions(graph, bits, x))
+    x_test, y_test = study.splits["testing"]
     entry["fake_quant_testing_accuracy"] = float(np.mean(predict(fq, x_test).argmax(1) == y_test))
     entry.update(best_step=tuned["best_step"], seconds=time.perf_counter() - start,
                  history=tuned["history"])
+    files = {}
     if bits == 8:  # the deployable model: through the writer, checked in tflite-micro
         from tinykws.tflite.interpreters import check_against_tflm
         from tinykws.tflite.writer import serialize_tflite
 
         blob = serialize_tflite(quantize_model(float_model, ranges=ranges, dense_per_channel=per_row,
                                                grid=settings.grid))
-        write_bytes(out / "qat8.tflite", blob)
+        files["qat8.tflite"] = blob
         entry["tflite_bytes"] = len(blob)
-        entry["tflm"] = check_against_tflm(blob, float_to_int8_input(splits["testing"][0]))
-    return entry
+        entry["tflm"] = check_against_tflm(blob, float_to_int8_input(x_test))
+    return entry, files

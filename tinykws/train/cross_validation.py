@@ -20,6 +20,9 @@ selects the checkpoint) and scores fold ``k``. Then:
   bias chosen on its *validation* speakers, then scored, float and int8, on
   its test speakers.
 
+Each fold is one job (:mod:`tinykws.jobs`): the folds train one after
+another, in local processes or on a Dask cluster, with the same results.
+
 Layout on disk: ``OUT/fold-k/`` is an ordinary training run (resumable;
 ``tinykws eval`` and ``convert`` take it) plus ``predictions.npz``;
 ``OUT/cv.json`` holds the settings and every number; ``OUT/cv_recall.png``
@@ -76,8 +79,16 @@ def check_fold(index, fold: int) -> None:
 
 def cross_validate(spec: FoldSpec, out: str | Path, config: TrainConfig = TrainConfig(), *,
                    int8: bool = True, progress: bool = True,
-                   false_accept_target: float = 0.05) -> dict:
-    """Train and score every fold into ``out``; returns (and writes) ``cv.json``."""
+                   false_accept_target: float = 0.05, runner=None) -> dict:
+    """Train and score every fold into ``out``; returns (and writes) ``cv.json``.
+
+    Each fold is one job (:mod:`tinykws.jobs`) run by ``runner`` (default:
+    one after another, here); a job trains its fold's run folder itself.
+    """
+    from functools import partial
+
+    from tinykws.jobs import Job, run_jobs, save_outcome, stored
+
     indexes = [spec.index(k) for k in range(spec.folds)]
     for k, index in enumerate(indexes):  # every fold is checked before anything is written
         check_fold(index, k)
@@ -85,18 +96,23 @@ def cross_validate(spec: FoldSpec, out: str | Path, config: TrainConfig = TrainC
     settings = {"folds": asdict(spec), "config": asdict(config), "int8": int8}
     result = load_partial(out / "cv.json", settings, {"fold_reports": {}})
     out.mkdir(parents=True, exist_ok=True)
-    for k, index in enumerate(indexes):
-        if str(k) in result["fold_reports"]:
-            continue
-        result["fold_reports"][str(k)] = _run_fold(spec, k, index, out / f"fold-{k}", config, int8,
-                                                   progress)
-        write_json(out / "cv.json", result)
+    inner = progress and getattr(runner, "workers", 1) == 1  # a fold's own progress, in a serial run
+    jobs = [Job(("fold_reports", str(k)), _fold_job, (spec, k, str(out / f"fold-{k}"), config, int8, inner))
+            for k in range(spec.folds)]
+    run_jobs([job for job in jobs if not stored(result, job.key)],
+             partial(save_outcome, result, out / "cv.json", [job.key for job in jobs]), runner,
+             progress=progress and not inner, desc="folds")
     result.update(_pooled(out, spec, indexes, int8, result["fold_reports"]))
     result["operating"] = _operating(out, spec, indexes, int8, false_accept_target)
     result["complete"] = True
     write_json(out / "cv.json", result)
     _plots(result, out)
     return result
+
+
+def _fold_job(spec: FoldSpec, k: int, run: str, config: TrainConfig, int8: bool, progress: bool):
+    """One fold as a job: train and score it in its run folder; ``(reports, no files)``."""
+    return _run_fold(spec, k, spec.index(k), Path(run), config, int8, progress), {}
 
 
 def _run_fold(spec: FoldSpec, k: int, index, run: Path, config: TrainConfig, int8: bool,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 
 def evaluate_run(run_path: str, data: str, split: str = "testing", resplit_salt: str | None = None) -> dict:
     """The classification report (:func:`tinykws.train.metrics.classification_report`) of a run's
@@ -97,3 +100,58 @@ def real_test_set(folder: str, labels: list[str]):
     if tuple(index.labels) != tuple(labels):
         raise TinyKWSError(f"real-speech labels {index.labels} differ from the model's {labels}")
     return FeaturePipeline(index).split_arrays("testing")
+
+
+@dataclass(frozen=True)
+class StudyInputs:
+    """Where a study of a trained run finds its model and clips: paths and counts, nothing loaded.
+
+    A study's jobs carry this instead of arrays, so that a worker process (or
+    a Dask worker on another machine with the same file system) reopens the
+    run itself; :meth:`open` does so once per process.
+    """
+
+    run: str
+    data: str | None = None
+    resplit_salt: str | None = None
+    real: str | None = None  # a real-speech test-set folder, also scored
+    calibration: int = 200  # PTQ calibration clips
+
+    @classmethod
+    def absolute(cls, run, data=None, resplit_salt=None, real=None, calibration=200) -> "StudyInputs":
+        """The inputs with absolute paths: a job may run in another working folder."""
+        from pathlib import Path
+
+        def folder(path):
+            return None if path is None else str(Path(path).absolute())
+
+        return cls(folder(run), folder(data), resplit_salt, folder(real), calibration)
+
+    def open(self) -> "Study":
+        """The opened study, kept per process for the next job (read anew if the model file changed)."""
+        from pathlib import Path
+
+        path = Path(self.run)
+        stat = (path / "model.npz" if path.is_dir() else path).stat()
+        return _open_study(self, (stat.st_mtime_ns, stat.st_size))
+
+
+@dataclass(frozen=True)
+class Study:
+    """A run's best model, its metadata and pipeline, calibration clips and the scored splits."""
+
+    model: object  # Sequential
+    meta: dict
+    pipeline: object  # FeaturePipeline
+    x_cal: object  # (calibration, 49, 40, 1) float32
+    splits: dict  # "validation", "testing" (and "real"): (x (N, 49, 40, 1) float32, y (N,) int64)
+
+
+@functools.lru_cache(maxsize=1)  # a worker runs the jobs of one study: read its data once
+def _open_study(inputs: StudyInputs, model_file: tuple[int, int]) -> Study:
+    model, meta, pipeline = open_run(inputs.run, inputs.data, inputs.resplit_salt)
+    x_cal = calibration_set(pipeline, inputs.calibration)
+    splits = {"validation": pipeline.split_arrays("validation"), "testing": pipeline.split_arrays("testing")}
+    if inputs.real is not None:
+        splits["real"] = real_test_set(inputs.real, meta["labels"])
+    return Study(model, meta, pipeline, x_cal, splits)
