@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
+from tinykws.cli.study_options import add_runner_options, runner_from_args
 from tinykws.cli.train_options import add_data_options, add_recipe_options
 
 
@@ -21,6 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_recipe_options(p)
     p.add_argument("--no-progress", action="store_true")
+    add_runner_options(p)
     p.set_defaults(func=run, writes="out")
 
 
@@ -40,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     spec = fold_spec_from_args(args)
     first = spec.index(0)  # validates the folder, words and fold count before training starts
     config = config_from_args(args, len(first.splits["training"]))
-    table = zoo_study(spec, args.out, config, models, progress=not args.no_progress)
+    with contextlib.closing(runner_from_args(args)) as runner:  # each model's folds are its jobs
+        table = zoo_study(spec, args.out, config, models, progress=not args.no_progress,
+                          runner=runner)
     print(format_table(table), end="")
     return 0

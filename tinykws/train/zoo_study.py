@@ -32,7 +32,7 @@ from tinykws.train.loop import TrainConfig
 
 
 def zoo_study(spec, out: str | Path, config: TrainConfig, models=tuple(MODELS), *,
-              progress: bool = True, int8: bool = True) -> dict:
+              progress: bool = True, int8: bool = True, runner=None) -> dict:
     """Cross-validate and measure each model; write zoo.json, zoo.md and zoo_pareto.png."""
     from tinykws.train.cross_validation import cross_validate
 
@@ -42,7 +42,7 @@ def zoo_study(spec, out: str | Path, config: TrainConfig, models=tuple(MODELS), 
         if progress:
             print(f"[zoo] {name}", flush=True)
         result = cross_validate(spec, out / name, replace(config, model=name), int8=int8,
-                                progress=progress)
+                                progress=progress, runner=runner)
         rows[name] = {**_accuracy(result), **measure(out / name / "fold-0")}
     table = {"data": spec.data, "words": list(spec.words), "folds": spec.folds,
              "steps": config.steps, "models": rows}
