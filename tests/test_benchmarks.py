@@ -81,3 +81,23 @@ def test_clip_stages_times_every_stage_and_every_installed_peer(reference_models
     expected |= {"pymicro-features"} if find_spec("pymicro_features") else set()
     expected |= {"tflite-micro"} if find_spec("tflite_micro") else set()
     assert set(seconds) == expected
+
+
+def test_train_loop_is_skipped_without_data(tmp_path, monkeypatch):
+    from benchmarks import train_loop
+
+    monkeypatch.setenv("TINYKWS_BENCH_DATA", str(tmp_path / "missing"))
+    assert train_loop.data_folder() is None and train_loop.run(quick=True) == []
+
+
+def test_train_loop_reports_steps_per_second_of_both_loops(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from benchmarks import train_loop
+    from fixtures import make_training_set
+
+    root = make_training_set(tmp_path, {"yes": 12, "no": 12, "bed": 6}, clips_per_speaker=2)
+    monkeypatch.setenv("TINYKWS_BENCH_DATA", str(root))
+    (result,) = train_loop.run(quick=True)
+    assert result["unit"] == "steps / s" and result["data"] == str(root)
+    assert result["ours_value"] > 0 and result["peer_value"] > 0
+    assert result["ratio"] == pytest.approx(result["ours_value"] / result["peer_value"])
