@@ -2,9 +2,10 @@
 
 :func:`tinykws.data.augment.apply` (then :func:`tinykws.audio.to_int16`) is
 the readable reference, one clip at a time in NumPy; this kernel computes
-the identical int16 samples for a whole batch in one call, clips in
-parallel. The random draws are not made here: the caller draws them in TF's
-order and passes them in as arrays. Per clip ``i`` and sample ``t``, in
+the identical int16 samples for a whole batch in one call, on one thread
+(it is cheap, and a parallel region waits for busy cores). The random
+draws are not made here: the caller draws them in TF's order and passes
+them in as arrays. Per clip ``i`` and sample ``t``, in
 float32 as the reference (no fused multiply-add, so every rounding lands the
 same way):
 
@@ -19,10 +20,10 @@ it), so the kernel takes plain arrays.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def mix_batch(clips, shifts, gains, noise, noise_starts, volumes, out):
     """clips : (N, n) int16; shifts, noise_starts : (N,) int64 (-1: no noise);
     gains, volumes : (N,) float32; noise : (total,) float32 -> out : (N, n) int16."""
@@ -30,7 +31,7 @@ def mix_batch(clips, shifts, gains, noise, noise_starts, volumes, out):
     to_float = np.float32(1.0 / 32768.0)
     one = np.float32(1.0)
     full_scale = np.float32(32768.0)
-    for i in prange(batches):
+    for i in range(batches):
         shift, gain, start, volume = shifts[i], gains[i], noise_starts[i], volumes[i]
         for t in range(n):
             source = t - shift

@@ -18,10 +18,11 @@ read runs that start one value apart, so the kernels take them
 multiply-adds per value loaded and stored instead of one (the loop is
 bound by memory traffic, not by arithmetic).
 
-Examples are independent, so the batch is spread over threads (``prange``).
-The weight gradient keeps one partial sum per example and adds them in
-example order afterwards, so its result does not depend on the number of
-threads.
+Both run on one thread. Spreading the examples over threads (``prange``)
+halves them on two idle cores, but on a shared, loaded machine every
+parallel region waits for its slowest thread to be scheduled: measured with
+the machine's other jobs at full load, a training loop with these two
+kernels parallel ran 8 times slower than with them serial.
 
 Float sums in another order than BLAS's: the results agree with the
 reference to float32 rounding (about 1e-6 relative), not bit for bit. The
@@ -32,14 +33,14 @@ weight gradient's dot products are allowed to reassociate (``fastmath``
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from kernels.stride_phases import fill_phases, phase_shape
 
 TAPS_PER_PASS = 4  # taps of one filter row and phase that share a pass over the outputs
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def conv2d_forward(x, weight, bias, stride_h, stride_w, padding_values, out_h, out_w):
     """x : (N, H, W, C) float32; weight : (O, KH, KW, C); bias : (O,); padding_values :
     TFLite's ``PaddingValues`` (:func:`tinykws.padding.compute_padding_height_width`).
@@ -54,8 +55,8 @@ def conv2d_forward(x, weight, bias, stride_h, stride_w, padding_values, out_h, o
     phase_w = shape[4]
     size = out_h * phase_w  # acc[oy * phase_w + ox]; ox >= out_w spare
     y = np.empty((batches, out_h, out_w, out_channels), x.dtype)
-    for b in prange(batches):
-        acc = np.empty(size, x.dtype)
+    acc = np.empty(size, x.dtype)
+    for b in range(batches):
         fill_phases(x[b], phases[b], 0, padding_values.height, padding_values.width)
         for o in range(out_channels):
             acc[:] = bias[o]
@@ -88,7 +89,7 @@ def conv2d_forward(x, weight, bias, stride_h, stride_w, padding_values, out_h, o
     return y, phases
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc"})
+@njit(cache=True, fastmath={"reassoc"})
 def conv2d_weight_grad(phases, dy, kernel_h, kernel_w):
     """phases : (N, sh, sw, C, PH, PW) from :func:`conv2d_forward`; dy : (N, out_h, out_w, O).
 
@@ -97,10 +98,10 @@ def conv2d_weight_grad(phases, dy, kernel_h, kernel_w):
     batches, stride_h, stride_w, depth, _, phase_w = phases.shape
     _, out_h, out_w, out_channels = dy.shape
     size = out_h * phase_w
-    partial = np.empty((batches, out_channels, kernel_h, kernel_w, depth), phases.dtype)  # per example
+    grad = np.zeros((out_channels, kernel_h, kernel_w, depth), phases.dtype)
+    g = np.zeros(size, dy.dtype)  # dy of one channel laid out as the runs; spare stay 0
     zero = np.zeros(1, phases.dtype)[0]  # a 0 of the gradient's float type
-    for b in prange(batches):
-        g = np.zeros(size, dy.dtype)  # dy of one channel laid out as the runs; spare stay 0
+    for b in range(batches):
         for o in range(out_channels):
             for oy in range(out_h):
                 for ox in range(out_w):
@@ -121,10 +122,10 @@ def conv2d_weight_grad(phases, dy, kernel_h, kernel_w):
                                 t1 += gm * run[m + 1]
                                 t2 += gm * run[m + 2]
                                 t3 += gm * run[m + 3]
-                            partial[b, o, ky, kx, c] = t0
-                            partial[b, o, ky, kx + stride_w, c] = t1
-                            partial[b, o, ky, kx + 2 * stride_w, c] = t2
-                            partial[b, o, ky, kx + 3 * stride_w, c] = t3
+                            grad[o, ky, kx, c] += t0
+                            grad[o, ky, kx + stride_w, c] += t1
+                            grad[o, ky, kx + 2 * stride_w, c] += t2
+                            grad[o, ky, kx + 3 * stride_w, c] += t3
                             kx += TAPS_PER_PASS * stride_w
                         while kx < kernel_w:
                             start = row + kx // stride_w
@@ -132,9 +133,6 @@ def conv2d_weight_grad(phases, dy, kernel_h, kernel_w):
                             total = zero
                             for m in range(size):
                                 total += g[m] * run[m]
-                            partial[b, o, ky, kx, c] = total
+                            grad[o, ky, kx, c] += total
                             kx += stride_w
-    grad = np.zeros((out_channels, kernel_h, kernel_w, depth), phases.dtype)
-    for b in range(batches):  # in example order: the same sum on any number of threads
-        grad += partial[b]
     return grad

@@ -171,23 +171,3 @@ def test_conv2d_matches_a_direct_loop():
                 ref[0, i, j, o] = acc
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
-
-def test_conv2d_numba_kernels_give_the_same_bits_on_one_thread_and_on_two():
-    """Examples run in parallel; per-example partial weight gradients are added in example order."""
-    import numba
-
-    rng = np.random.default_rng(4)
-    x = rng.normal(0, 1, (12, 49, 40, 1)).astype(np.float32)
-    weight = rng.normal(0, 0.1, (8, 10, 8, 1)).astype(np.float32)
-    bias = rng.normal(0, 0.1, 8).astype(np.float32)
-    dy = rng.normal(0, 1, (12, 25, 20, 8)).astype(np.float32)
-    before = numba.get_num_threads()
-    results = []
-    try:
-        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
-            numba.set_num_threads(threads)
-            results.append(_conv_pass(Conv2D(1, 8, (10, 8), (2, 2), "SAME"), x, weight, bias, dy))
-    finally:
-        numba.set_num_threads(before)
-    for one, two in zip(*results):
-        np.testing.assert_array_equal(one, two)
