@@ -170,4 +170,3 @@ def test_conv2d_matches_a_direct_loop():
                             acc += x[0, r, c] @ layer.params["weight"][o, a, b]
                 ref[0, i, j, o] = acc
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
-
