@@ -17,7 +17,7 @@ import platform
 import sys
 
 # Modules in the order of the assignment; each has run(quick) -> list[dict].
-SUITES = ("frontend", "mfcc", "train_step", "int8_inference", "breakdown", "sparse")
+SUITES = ("frontend", "mfcc", "train_step", "train_loop", "int8_inference", "breakdown", "sparse")
 
 
 def _pin_threads(n: int) -> None:

@@ -31,7 +31,8 @@ def _ours(x, y):
     return step
 
 
-def _torch(x, y, threads):
+def torch_tiny_conv(threads: int):
+    """PyTorch's TinyConv and Adam as ours: ``step(x, y)`` on NCHW float and int64 tensors."""
     import torch
 
     torch.set_num_threads(threads)
@@ -40,15 +41,25 @@ def _torch(x, y, threads):
         torch.nn.Conv2d(1, 8, (10, 8), stride=2),  # -> 25x20
         torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Flatten(), torch.nn.Linear(4000, 4))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))  # NCHW
-    yt = torch.from_numpy(y)
     loss_fn = torch.nn.CrossEntropyLoss()
 
-    def step():
+    def step(xt, yt):
         opt.zero_grad()
         loss_fn(model(xt), yt).backward()
         opt.step()
     return step
+
+
+def to_torch(x: np.ndarray, y: np.ndarray):
+    """Our batch ``x (N, H, W, 1)``, ``y (N,)`` as PyTorch's NCHW float and int64 tensors."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))), torch.from_numpy(y)
+
+
+def _torch(x, y, threads):
+    step, (xt, yt) = torch_tiny_conv(threads), to_torch(x, y)
+    return lambda: step(xt, yt)
 
 
 def run(quick: bool) -> list[dict]:

@@ -152,3 +152,34 @@ def test_zero_volume_leaves_the_shifted_clip():
     draw = augment.Draw(shift=5, background_index=0, background_offset=0, volume=0.0)
     np.testing.assert_array_equal(augment.apply(x, draw, [np.ones(N + 10, np.float32)]),
                                   augment.time_shift(x, 5))
+
+
+# -- the batch kernel -----------------------------------------------------
+
+
+def test_the_batch_kernel_gives_the_reference_samples_bit_for_bit():
+    """kernels.augment_mix.mix_batch == to_int16(augment.apply(...)) clip by clip."""
+    from kernels.augment_mix import mix_batch
+    from tinykws.audio import to_int16
+
+    rng = np.random.default_rng(5)
+    background = tuple(rng.uniform(-1, 1, n).astype(np.float32) for n in LENGTHS)
+    starts = np.concatenate([[0], np.cumsum(LENGTHS)[:-1]])
+    clips = rng.integers(-32768, 32768, (64, N)).astype(np.int16)  # full scale: clipping happens
+    clips[:, :10] = [-32768, 32767, 0, 1, -1, 16384, -16384, 32767, -32768, 2]
+    settings = augment.Augmentation(gain_db=(-6.0, 6.0), background_volume=0.9)
+    draws = [augment.draw_training(rng, i % 5 == 0, LENGTHS, N, settings) for i in range(64)]
+    draws[1] = augment.NO_AUGMENTATION
+    draws[2] = augment.Draw(shift=-N, background_index=None, background_offset=0, volume=0.0)
+    draws[3] = augment.Draw(shift=N, background_index=0, background_offset=0, volume=0.0)
+    noisy = [d.background_index is not None and d.volume != 0.0 for d in draws]
+    got = np.empty_like(clips)
+    mix_batch(clips, np.array([d.shift for d in draws], np.int64),
+              np.array([d.gain for d in draws], np.float32), np.concatenate(background),
+              np.array([starts[d.background_index] + d.background_offset if on else -1
+                        for d, on in zip(draws, noisy)], np.int64),
+              np.array([d.volume for d in draws], np.float32), got)
+    for clip, draw, row in zip(clips, draws, got):
+        foreground = clip.astype(np.float32) * np.float32(1.0 / 32768.0)
+        np.testing.assert_array_equal(row, to_int16(augment.apply(foreground, draw, background)))
+    assert (got == 32767).any() and (got == -32768).any()

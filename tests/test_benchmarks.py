@@ -106,3 +106,23 @@ def test_model_macs_counts_every_tap_of_tinyconv(reference_models_dir):
     graph = read_tflite(reference_models_dir / "tiny_conv_int8.tflite")
     # CONV_2D: 25 x 20 outputs x 8 channels x 10 x 8 taps; FULLY_CONNECTED 4000 x 4.
     assert model_macs(graph) == 25 * 20 * 8 * 10 * 8 + 4000 * 4
+
+
+def test_train_loop_is_skipped_without_data(tmp_path, monkeypatch):
+    from benchmarks import train_loop
+
+    monkeypatch.setenv("TINYKWS_BENCH_DATA", str(tmp_path / "missing"))
+    assert train_loop.data_folder() is None and train_loop.run(quick=True) == []
+
+
+def test_train_loop_reports_steps_per_second_of_both_loops(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from benchmarks import train_loop
+    from fixtures import make_training_set
+
+    root = make_training_set(tmp_path, {"yes": 12, "no": 12, "bed": 6}, clips_per_speaker=2)
+    monkeypatch.setenv("TINYKWS_BENCH_DATA", str(root))
+    (result,) = train_loop.run(quick=True)
+    assert result["unit"] == "steps / s" and result["data"] == str(root)
+    assert result["ours_value"] > 0 and result["peer_value"] > 0
+    assert result["ratio"] == pytest.approx(result["ours_value"] / result["peer_value"])

@@ -80,15 +80,19 @@ def test_training_batches_are_reproducible_from_the_generator(pipe):
 NO_SHIFT_OR_NOISE = augment.Augmentation(time_shift_samples=0, background_frequency=0)
 
 
-def test_training_audio_is_the_tf_recipe_applied_to_the_picked_clip(pipe, index):
-    # Replay the generator: pick, then the augmentation draws, example by example.
-    batch, labels = pipe.training_audio(20, np.random.default_rng(9))
-    replay = np.random.default_rng(9)
+def _replayed_draws(index, seed, n, settings=augment.TF_AUGMENTATION):
+    """Replay the generator as training_audio uses it: pick, then the augmentation draws."""
+    replay = np.random.default_rng(seed)
     candidates = index.splits["training"]
     lengths = [len(b) for b in index.background]
-    for i in range(20):
+    for _ in range(n):
         example = candidates[int(replay.integers(len(candidates)))]
-        draw = augment.draw_training(replay, example.path is None, lengths, 16000)
+        yield example, augment.draw_training(replay, example.path is None, lengths, 16000, settings)
+
+
+def test_training_audio_is_the_tf_recipe_applied_to_the_picked_clip(pipe, index):
+    batch, labels = pipe.training_audio(20, np.random.default_rng(9))
+    for i, (example, draw) in enumerate(_replayed_draws(index, 9, 20)):
         clip = (np.zeros(16000, np.float32) if example.path is None else
                 _read_int16(example.path).astype(np.float32) / 32768)
         shifted = np.zeros(16000)
@@ -100,6 +104,18 @@ def test_training_audio_is_the_tf_recipe_applied_to_the_picked_clip(pipe, index)
         expected = np.clip(np.trunc(mixed * 32768), -32768, 32767)
         assert labels[i] == example.label
         assert np.abs(batch[i].astype(np.int64) - expected).max() <= 1  # float32 vs float64 rounding
+
+
+def test_training_audio_equals_the_numpy_reference_clip_by_clip(index):
+    """The batch kernel behind training_audio gives augment.apply's samples exactly."""
+    from tinykws.audio import to_int16
+
+    settings = augment.Augmentation(gain_db=(-3.0, 3.0))
+    pipe = FeaturePipeline(index, framed_log_energy, augmentation=settings)
+    batch, _ = pipe.training_audio(40, np.random.default_rng(11))
+    for i, (example, draw) in enumerate(_replayed_draws(index, 11, 40, settings)):
+        foreground = pipe.clip(example).astype(np.float32) * np.float32(1.0 / 32768.0)
+        np.testing.assert_array_equal(batch[i], to_int16(augment.apply(foreground, draw, index.background)))
 
 
 def test_training_picks_examples_uniformly_with_replacement(index):

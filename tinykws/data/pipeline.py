@@ -20,15 +20,19 @@ Evaluation arrays (:meth:`FeaturePipeline.split_arrays`) are the whole split in
 index order, deterministic, computed once and kept.
 
 Decoded clips are kept in memory as int16 (one load per file per pipeline):
-32 kB a clip, so 10,000 clips take 320 MB.
+32 kB a clip, so 10,000 clips take 320 MB. Step 2 for a whole batch is one
+call of the Numba kernel :func:`kernels.augment_mix.mix_batch` (the random
+draws are still made example by example, in TF's order), bit-identical to
+:func:`tinykws.data.augment.apply`, the reference.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
+from kernels.augment_mix import mix_batch
 from tinykws.audio import fit_length, load_wav, to_int16
 from tinykws.data import augment
 from tinykws.data.sampling import training_sampler
@@ -66,6 +70,7 @@ class FeaturePipeline:
         self._clips: dict[str, np.ndarray] = {}  # path -> (16000,) int16
         self._split_arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._sampler = None  # made on the first training batch: evaluation needs none
+        self._noise: tuple[np.ndarray, np.ndarray] | None = None  # made on first use
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -91,34 +96,64 @@ class FeaturePipeline:
             cached = self._clips[example.path] = to_int16(waveform)
         return cached
 
-    def _waveform(self, example: Example, draw: augment.Draw) -> np.ndarray:
-        foreground = self.clip(example).astype(np.float32) * np.float32(1.0 / 32768.0)  # (16000,)
-        return to_int16(augment.apply(foreground, draw, self.index.background))  # (16000,) int16
+    def _noise_bank(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every background file end to end ``(total,)`` float32, and where each starts ``(files,)``."""
+        if self._noise is None:
+            lengths = np.array(self._background_lengths, dtype=np.int64)
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)  # (files,)
+            bank = (np.concatenate(self.index.background).astype(np.float32) if len(lengths)
+                    else np.zeros(0, np.float32))  # (total,)
+            self._noise = bank, starts
+        return self._noise
+
+    def augmented_audio(self, examples: Sequence[Example], draws: Sequence[augment.Draw]) -> np.ndarray:
+        """The examples' clips with their draws applied: int16 ``(N, 16000)``.
+
+        The same samples as :func:`tinykws.data.augment.apply` then
+        :func:`tinykws.audio.to_int16` clip by clip (the reference), from one
+        call of the batch kernel :func:`kernels.augment_mix.mix_batch`.
+        """
+        n = len(examples)
+        clips = np.empty((n, CLIP_SAMPLES), dtype=np.int16)  # (N, 16000) int16
+        for i, example in enumerate(examples):
+            clips[i] = self.clip(example)
+        bank, file_starts = self._noise_bank()
+        noisy = [d.background_index is not None and d.volume != 0.0 for d in draws]
+        noise_starts = np.array([file_starts[d.background_index] + d.background_offset if on else -1
+                                 for d, on in zip(draws, noisy)], dtype=np.int64)  # (N,)
+        shifts = np.array([d.shift for d in draws], dtype=np.int64)  # (N,)
+        gains = np.array([d.gain for d in draws], dtype=np.float32)  # (N,)
+        volumes = np.array([d.volume for d in draws], dtype=np.float32)  # (N,)
+        audio = np.empty((n, CLIP_SAMPLES), dtype=np.int16)  # (N, 16000) int16
+        if n:
+            mix_batch(clips, shifts, gains, bank, noise_starts, volumes, audio)
+        return audio
 
     def training_audio(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Augmented int16 waveforms ``(N, 16000)`` and labels ``(N,)`` int64 of a random batch."""
+        """Augmented int16 waveforms ``(N, 16000)`` and labels ``(N,)`` int64 of a random batch.
+
+        The draws are made example after example in TF's order (the example,
+        then its augmentation), the arithmetic for the whole batch at once.
+        """
         if self._sampler is None:
             self._sampler = training_sampler(self.index)
-        audio = np.empty((batch_size, CLIP_SAMPLES), dtype=np.int16)  # (N, 16000) int16
-        labels = np.empty(batch_size, dtype=np.int64)  # (N,)
-        for i in range(batch_size):
+        examples, draws = [], []
+        for _ in range(batch_size):
             example = self._sampler.draw(rng)
-            draw = augment.draw_training(  # a clip without a file is a silence example
-                rng, example.path is None, self._background_lengths, CLIP_SAMPLES, self.augmentation)
-            audio[i] = self._waveform(example, draw)
-            labels[i] = example.label
-        return audio, labels
+            examples.append(example)
+            draws.append(augment.draw_training(  # a clip without a file is a silence example
+                rng, example.path is None, self._background_lengths, CLIP_SAMPLES, self.augmentation))
+        labels = np.array([e.label for e in examples], dtype=np.int64)  # (N,)
+        return self.augmented_audio(examples, draws), labels
 
     def split_audio(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """The whole split, unaugmented, as int16 ``(N, 16000)`` and labels ``(N,)`` int64."""
         examples = self._split(split)
-        audio = np.empty((len(examples), CLIP_SAMPLES), dtype=np.int16)  # (N, 16000) int16
-        for i, example in enumerate(examples):
-            draw = augment.draw_evaluation(split, i, example.path is None,
-                                           self._background_lengths, CLIP_SAMPLES)
-            audio[i] = self._waveform(example, draw)
+        draws = [augment.draw_evaluation(split, i, example.path is None,
+                                         self._background_lengths, CLIP_SAMPLES)
+                 for i, example in enumerate(examples)]
         labels = np.array([e.label for e in examples], dtype=np.int64)  # (N,)
-        return audio, labels
+        return self.augmented_audio(examples, draws), labels
 
     # -- model inputs ------------------------------------------------------
 
