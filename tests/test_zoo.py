@@ -26,6 +26,8 @@ def test_parameter_counts_follow_tf_models_py():
     assert build_model("tiny_embedding_conv", k, rng).shapes()[3] == (*conv2_out, 8)
     assert _params(build_model("tiny_embedding_conv", k, rng)) == (
         10 * 8 * 8 + 8 + 10 * 8 * 8 * 8 + 8 + conv2_out[0] * conv2_out[1] * 8 * k + k)
+    assert _params(build_model("conv", k, rng)) == (
+        20 * 8 * 64 + 64 + 10 * 4 * 64 * 64 + 64 + 25 * 20 * 64 * k + k)  # max pool 2x2: 25 x 20
     width = 40 - 8 + 1  # VALID over all 49 frames
     assert build_model("low_latency_conv", k, rng).shapes()[0] == (1, width, 186)
     assert _params(build_model("low_latency_conv", k, rng)) == (
@@ -57,7 +59,11 @@ def test_every_zoo_model_exports_bit_exact_in_tflite_micro(name):
     for layer in model.layers:  # larger weights than the initial ones, so every layer matters
         for v in layer.params.values():
             v[...] = rng.normal(0, 0.05, v.shape)
-    x = rng.uniform(0, 26, (120, 49, 40, 1)).astype(np.float32)
+    for layer in model.layers:  # batch norm: moving statistics as training would leave them
+        if getattr(layer, "state", None):
+            layer.state["moving_mean"][...] = rng.normal(0, 0.1, layer.state["moving_mean"].shape)
+            layer.state["moving_variance"][...] = rng.uniform(0.5, 2, layer.state["moving_variance"].shape)
+    x = rng.uniform(0, 26, (104, 49, 40, 1)).astype(np.float32)
     blob = serialize_tflite(quantize_model(model, x[:100]))
     from tinykws.features.model_input import float_to_int8_input
 
@@ -86,3 +92,17 @@ def test_train_takes_a_zoo_model_and_refuses_to_resume_it_as_another(tmp_path, c
     assert main([*args, "--steps", "90", "--resume"]) == 2  # the default model is another one
     assert "settings differ from the saved run (model)" in capsys.readouterr().err
     assert main([*args, "--model", "tiny_embedding_conv", "--steps", "90", "--resume"]) == 0
+
+
+def test_a_checkpoint_keeps_batch_norm_statistics(tmp_path):
+    from tinykws.train.checkpoint import load_checkpoint, save_checkpoint
+
+    rng = np.random.default_rng(5)
+    model = build_model("ds_cnn", 4, rng)
+    model.set_rng(rng)
+    model.forward(rng.uniform(0, 26, (16, 49, 40, 1)).astype(np.float32), training=True)
+    x = rng.uniform(0, 26, (3, 49, 40, 1)).astype(np.float32)
+    meta = {"labels": ["_silence_", "_unknown_", "yes", "no"]}
+    loaded, _, _ = load_checkpoint(save_checkpoint(tmp_path / "m.npz", model, meta))
+    np.testing.assert_array_equal(loaded.forward(x), model.forward(x))  # inference uses the moving stats
+    assert any(np.any(l.state["moving_mean"]) for l in loaded.layers if getattr(l, "state", None))

@@ -26,7 +26,7 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 def add_recipe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="NAME",
                    help="architecture from the zoo (tinykws.nn.zoo; default tiny_conv): "
-                   "tiny_conv, single_fc, tiny_embedding_conv, low_latency_conv")
+                   "tiny_conv, single_fc, tiny_embedding_conv, low_latency_conv, conv, ds_cnn")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="training steps (default: the recipe's, 3000)")
     length.add_argument("--epochs", type=float, help="passes over the training split")

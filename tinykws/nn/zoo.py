@@ -17,6 +17,12 @@ Shapes for the default 49 x 40 input and 4 labels (parameters):
 - ``tiny_embedding_conv``: conv 10x8 / 2, 8 -> (25, 20, 8) -> conv 10x8 / 8, 8
   -> (4, 3, 8) -> dense (6,164). TF's diagram shows three convolutions; its
   code, followed here, has two.
+- ``conv`` ("cnn-trad-fpool3"): conv 20x8, 64 filters, SAME -> max pool 2x2 / 2
+  -> (25, 20, 64) -> conv 10x4, 64, SAME -> dense (302,212; 128,004 of them the
+  dense layer's).
+- ``ds_cnn``: MLPerf Tiny's DS-CNN (:mod:`tinykws.nn.ds_cnn`): conv 10x4 / 2, 64,
+  batch norm, then four depthwise-separable blocks, average pool, dense
+  (23,236 for 4 labels on 49 x 40; MLPerf's own input is 49 x 10 MFCCs).
 - ``low_latency_conv`` ("cnn-one-fstride4", Sainath & Parada 2015): conv over
   all 49 frames x 8 bins, 186 filters, VALID -> (1, 33, 186) -> dense 128 ->
   dense 128 -> dense 4, the dense layers without ReLU as in TF (875,918).
@@ -28,8 +34,10 @@ import numpy as np
 
 from tinykws.errors import TinyKWSError
 from tinykws.nn.conv import Conv2D
+from tinykws.nn.ds_cnn import ds_cnn
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import TINY_CONV_INPUT, Sequential, tiny_conv, truncated_normal
+from tinykws.nn.pooling import MaxPool2D
 
 
 def _conv(c_in, c_out, kernel, stride, padding, rng, std=0.01) -> Conv2D:
@@ -52,6 +60,20 @@ def single_fc(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5) -> Sequ
     """``create_single_fc_model``: one dense layer on the flattened features."""
     n = int(np.prod(input_shape))
     return Sequential([Flatten(), _dense(n, num_labels, rng, std=0.001)], input_shape)
+
+
+def conv(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5) -> Sequential:
+    """``create_conv_model`` ("cnn-trad-fpool3", Sainath & Parada 2015): two wide convolutions
+    with a 2x2 max pool between them, then dense."""
+    c = input_shape[-1]
+    layers = [_conv(c, 64, (20, 8), (1, 1), "SAME", rng), ReLU(), Dropout(dropout),
+              MaxPool2D((2, 2), (2, 2), "SAME"),
+              _conv(64, 64, (10, 4), (1, 1), "SAME", rng), ReLU(), Dropout(dropout), Flatten()]
+    return Sequential(layers + [_dense(_flat_size(layers, input_shape), num_labels, rng)], input_shape)
+
+
+def _ds_cnn(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=None) -> Sequential:
+    return ds_cnn(num_labels, rng, tuple(input_shape))
 
 
 def tiny_embedding_conv(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5) -> Sequential:
@@ -82,6 +104,8 @@ MODELS = {
     "single_fc": single_fc,
     "tiny_embedding_conv": tiny_embedding_conv,
     "low_latency_conv": low_latency_conv,
+    "conv": conv,
+    "ds_cnn": _ds_cnn,
 }
 
 

@@ -38,7 +38,7 @@ from tinykws.nn.batch_norm import fold_batch_norms
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import Sequential
-from tinykws.nn.pooling import AveragePool2D
+from tinykws.nn.pooling import AveragePool2D, MaxPool2D
 from tinykws.quant.grid import asymmetric_params, check_grid, f32, symmetric_weights, tflite_round
 from tinykws.tflite.model import Graph, Operator, Tensor
 
@@ -123,11 +123,12 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
             ops.append(Operator("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D",
                                 (current, n - 3, n - 2), (n - 1,), options))
             current, scale = n - 1, out_scale
-        elif isinstance(layer, AveragePool2D):
+        elif isinstance(layer, (AveragePool2D, MaxPool2D)):  # same scale in and out, as TFLM requires
             t = tensors[current]
             tensors.append(Tensor(f"pool{i}/output", (1, *layer.output_shape(t.shape[1:])),
                                   "int8", t.scale, t.zero_point))
-            ops.append(Operator("AVERAGE_POOL_2D", (current,), (len(tensors) - 1,), {
+            kind = "AVERAGE_POOL_2D" if isinstance(layer, AveragePool2D) else "MAX_POOL_2D"
+            ops.append(Operator(kind, (current,), (len(tensors) - 1,), {
                 "padding": layer.padding, "stride_h": layer.stride[0], "stride_w": layer.stride[1],
                 "filter_height": layer.pool[0], "filter_width": layer.pool[1],
                 "activation": "NONE"}))

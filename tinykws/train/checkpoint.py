@@ -33,6 +33,9 @@ def save_checkpoint(path: str | Path, model: Sequential, meta: dict,
     """Write model parameters, optimizer state and ``meta`` atomically."""
     meta = {**meta, "format": FORMAT, "model": model.spec()}
     arrays = {f"param/{k}": v for k, v in model.parameters().items()}
+    # What a layer keeps but does not learn (batch norm's moving statistics).
+    arrays.update({f"state/{i}.{k}": v for i, layer in enumerate(model.layers)
+                   for k, v in getattr(layer, "state", {}).items()})
     arrays.update({f"optim/{k}": v for k, v in (optimizer_state or {}).items()})
     return save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
 
@@ -95,6 +98,7 @@ def load_checkpoint(path: str | Path) -> tuple[Sequential, dict, dict[str, np.nd
     try:
         model = from_spec(meta["model"])
         model.load_parameters({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
+        _load_states(model, {k[6:]: v for k, v in arrays.items() if k.startswith("state/")})
         if model.input_shape != TINY_CONV_INPUT:
             raise ValueError(f"it takes {model.input_shape} inputs, the features are "
                              f"{TINY_CONV_INPUT}")
@@ -111,3 +115,16 @@ def load_checkpoint(path: str | Path) -> tuple[Sequential, dict, dict[str, np.nd
                            f"model's {outputs} outputs")
     optim = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
     return model, meta, optim
+
+
+def _load_states(model: Sequential, states: dict[str, np.ndarray]) -> None:
+    """Put ``"<layer>.<name>"`` arrays back into the layers' ``state``; a layer with state
+    that the file lacks, or the reverse, is a mismatch (ValueError)."""
+    wanted = {f"{i}.{k}": v for i, layer in enumerate(model.layers)
+              for k, v in getattr(layer, "state", {}).items()}
+    if set(wanted) != set(states):
+        raise ValueError(f"layer state differs: expected {sorted(wanted)}, got {sorted(states)}")
+    for name, value in states.items():
+        if wanted[name].shape != value.shape:
+            raise ValueError(f"state {name}: expected shape {wanted[name].shape}, got {value.shape}")
+        wanted[name][...] = value
