@@ -105,3 +105,65 @@ def test_model_h_states_another_spec():
     assert (d["TINYKWS_SAMPLE_RATE"], d["TINYKWS_CLIP_SAMPLES"]) == ("8000", "8000")
     assert (d["TINYKWS_FEATURE_COUNT"], d["TINYKWS_FEATURE_SIZE"]) == (str(spec.frames), "129")
     assert d["TINYKWS_FEATURE_ELEMENT_COUNT"] == str(spec.frames * 129)
+
+
+def _infer(capsys, model, wav):
+    import json
+
+    from tinykws.cli import main
+
+    assert main(["infer", str(model), str(wav), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)[0]["scores"]
+
+
+def test_infer_computes_the_features_the_model_states(tiny_conv, tmp_path, capsys):
+    from fixtures import noise, tone, write_pcm16
+    from tinykws.audio import load_device_clip
+    from tinykws.features.compute import int8_features
+    from tinykws.features.micro_frontend import micro_features_numba
+    from tinykws.features.model_input import to_int8_model_input
+    from tinykws.int8.runtime import Int8Runtime
+    from tinykws.tflite.writer import write_tflite
+
+    wav = write_pcm16(tmp_path / "clip.wav", tone(500, 1.0, 0.3) + noise(1.0, 0.1))
+    samples = load_device_clip(wav)
+    runtime = Int8Runtime(tiny_conv)
+    # No entry: micro_speech's frontend and int8 input, as before.
+    micro_x = to_int8_model_input(micro_features_numba(samples))[None, ..., None]
+    plain = write_tflite(tiny_conv, tmp_path / "plain.tflite")
+    assert _infer(capsys, plain, wav) == runtime.run(micro_x)[0].tolist()
+    # An mfcc entry of the same 49 x 40 shape: TF's MFCCs quantized with the input's scale.
+    spec = FeatureSpec.for_mode("mfcc")
+    inp = tiny_conv.tensors[tiny_conv.inputs[0]]
+    mfcc_x = int8_features(samples / np.float32(32768), spec, inp.scale[0], inp.zero_point[0])
+    assert not np.array_equal(mfcc_x, micro_x[0, ..., 0])
+    tagged = write_tflite(with_feature_spec(tiny_conv, spec), tmp_path / "mfcc.tflite")
+    assert _infer(capsys, tagged, wav) == runtime.run(mfcc_x[None, ..., None])[0].tolist()
+
+
+def test_infer_refuses_a_model_whose_input_does_not_fit_its_features(tiny_conv, tmp_path, capsys):
+    from fixtures import tone, write_pcm16
+    from tinykws.cli import main
+    from tinykws.tflite.writer import write_tflite
+
+    wav = write_pcm16(tmp_path / "clip.wav", tone(500, 1.0, 0.3))
+    model = write_tflite(with_feature_spec(tiny_conv, FeatureSpec.for_mode("mlperf-mfcc")),
+                         tmp_path / "m.tflite")
+    assert main(["infer", str(model), str(wav)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tinykws: error:") and "(49, 10)" in err and err.count("\n") == 1
+
+
+def test_int8_features_round_half_away_from_zero_and_clamp():
+    from tinykws.features.compute import compute_features, int8_features
+
+    spec = FeatureSpec.for_mode("mfcc")
+    x = np.random.default_rng(4).normal(0, 0.1, 16000)
+
+    values = compute_features(x, spec)
+    q = int8_features(x, spec, 0.05, 3)
+    scaled = values / np.float32(0.05)  # float32
+    expected = np.clip(np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + 3, -128, 127)
+    np.testing.assert_array_equal(q, expected)
+    assert q.max() == 127  # the first MFCCs of this clip are above the range
+    assert int8_features(x, spec, 0.5, 0)[0, 1] == np.round(values[0, 1] / 0.5)

@@ -14,24 +14,20 @@ Tiny's ``get_dataset.py``) feeds it:
 - ``mlperf-mfcc``: MLPerf Tiny's ``tf.signal`` MFCCs.
 
 The result is ``spec.shape`` = ``(frames, width)`` float32 in every mode.
+:func:`int8_features` is the int8 input of a quantized model.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tinykws.features.spec import FeatureSpec
+from tinykws.audio import fit_length
+from tinykws.features.spec import MICRO_DEFAULT, FeatureSpec
 
 
-def fit_length(samples: np.ndarray, n: int) -> np.ndarray:
-    """The first ``n`` samples, zero-padded at the end if the clip is shorter; float32 ``(n,)``."""
-    x = np.asarray(samples, dtype=np.float32)[:n]
-    return np.pad(x, (0, n - len(x)))
-
-
-def compute_features(waveform: np.ndarray, spec: FeatureSpec = FeatureSpec()) -> np.ndarray:
+def compute_features(waveform: np.ndarray, spec: FeatureSpec = MICRO_DEFAULT) -> np.ndarray:
     """Features of a float waveform in [-1, 1] at ``spec.sample_rate``: ``spec.shape`` float32."""
-    x = fit_length(waveform, spec.desired_samples)  # (desired,)
+    x = fit_length(np.asarray(waveform, np.float32), spec.desired_samples)  # (desired,)
     if spec.mode == "micro":
         from tinykws.audio import to_int16
         from tinykws.features.micro_frontend import micro_features_numba
@@ -53,3 +49,26 @@ def compute_features(waveform: np.ndarray, spec: FeatureSpec = FeatureSpec()) ->
     from tinykws.features.average import average_bins
 
     return average_bins(power, spec.average_width)
+
+
+def int8_features(waveform: np.ndarray, spec: FeatureSpec, scale: float, zero_point: int) -> np.ndarray:
+    """The int8 input ``spec.shape`` of a model whose input tensor has ``scale``, ``zero_point``.
+
+    Micro features go the device's way, straight from uint16
+    (:func:`tinykws.features.model_input.to_int8_model_input`): micro_speech's
+    ``micro_features_generator.cc`` hard-codes that mapping (scale 26/256,
+    zero point -128) whatever the model's input tensor says, and a model
+    made for it is quantized to match. The other modes are quantized with the
+    input tensor's parameters, as TFLite's QUANTIZE op does:
+    ``clamp(round(x / scale) + zero_point)``, ``round`` half away from zero
+    (``TfLiteRound`` in the reference ``AffineQuantize``), of ``x / scale``
+    in float32.
+    """
+    from tinykws.features.model_input import float_to_int8_input
+
+    x = compute_features(waveform, spec)  # (frames, width) float32
+    if spec.mode == "micro":
+        return float_to_int8_input(x)
+    q = (x / np.float32(scale)).astype(np.float64)  # float32 division, as the kernel's
+    q = np.sign(q) * np.floor(np.abs(q) + 0.5) + zero_point
+    return np.clip(q, -128, 127).astype(np.int8)
