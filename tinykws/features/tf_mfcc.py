@@ -63,14 +63,13 @@ class MelFilterbank:
 
     def matrix(self) -> np.ndarray:
         """The same filterbank as a dense ``(channels, K)`` matrix (for reading and plots)."""
-        k = len(self.weights)
-        m = np.zeros((self.channels, k))
-        for i in range(self.start, self.end + 1):
-            c = self.band_mapper[i]
-            if c >= 0:
-                m[c, i] += self.weights[i]
-            if c + 1 < self.channels:
-                m[c + 1, i] += 1.0 - self.weights[i]
+        m = np.zeros((self.channels, len(self.weights)))  # (channels, K)
+        i = np.arange(self.start, self.end + 1)  # the bins Compute loops over
+        c, w = self.band_mapper[i], self.weights[i]
+        falling = c >= 0  # (the bins below the first centre have no falling side)
+        m[c[falling], i[falling]] = w[falling]
+        rising = c + 1 < self.channels  # (nor those above the last centre a rising one)
+        m[c[rising] + 1, i[rising]] = 1.0 - w[rising]
         return m
 
 
