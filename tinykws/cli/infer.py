@@ -12,7 +12,8 @@ def register(subparsers) -> None:
         "infer", help="run an int8 .tflite model on WAV files",
         description="Run a .tflite model (ours, or TensorFlow's with the same ops) on WAV clips "
         "of at most 1 s in the device's format (16 kHz mono 16-bit PCM; others are refused) "
-        "through the micro frontend and micro_speech's int8 input; print the label and "
+        "through the features the model states (its tinykws_features metadata; micro_speech's "
+        "micro frontend and int8 input when absent); print the label and "
         "the int8 output scores. --runtime picks our runtime (reads the flatbuffer itself), "
         "tflite-micro, or ai-edge-litert with the reference kernels.")
     p.add_argument("model", help="a .tflite file")
@@ -47,14 +48,21 @@ def run(args: argparse.Namespace) -> int:
 
     from tinykws.audio import load_device_clip
     from tinykws.errors import TinyKWSError
-    from tinykws.features.micro_frontend import micro_features_numba
-    from tinykws.features.model_input import to_int8_model_input
+    from tinykws.features.compute import int8_features
     from tinykws.stream.evaluate import read_tflite
+    from tinykws.tflite.feature_metadata import feature_spec_of
 
     # read_tflite validates the file before any runtime sees the bytes
-    blob, _, labels = read_tflite(Path(args.model), args.labels)
-    x = np.stack([to_int8_model_input(micro_features_numba(load_device_clip(w)))
-                  for w in args.wavs])[..., None]  # (N, 49, 40, 1) int8
+    blob, graph, labels = read_tflite(Path(args.model), args.labels)
+    # The features the model was trained on (micro_speech's when the file does not say).
+    spec = feature_spec_of(graph, args.model)
+    inp = graph.tensors[graph.inputs[0]]
+    if spec.sample_rate != 16000 or tuple(inp.shape[1:3]) != spec.shape or not inp.scale:
+        raise TinyKWSError(f"{args.model}: its int8 input {inp.shape} does not take 16 kHz "
+                           f"features of {spec.describe()} {spec.shape}")
+    x = np.stack([int8_features(load_device_clip(w, spec.clip_ms / 1000) / np.float32(32768), spec,
+                                inp.scale[0], inp.zero_point[0])
+                  for w in args.wavs])[..., None]  # (N, frames, width, 1) int8
     try:
         scores = scores_with(args.runtime, blob, x)
     except ImportError as exc:

@@ -7,6 +7,7 @@ from pathlib import Path
 from tinykws.atomic import write_bytes, write_json, write_text
 from tinykws.convert.c_array import c_header, c_source
 from tinykws.features.model_input import float_to_int8_input
+from tinykws.features.spec import MICRO_DEFAULT, FeatureSpec
 from tinykws.quant.ptq import quantize_model
 
 MICRO_SPEECH_MODEL_BYTES = 18_712  # TensorFlow's micro_speech model, for comparison
@@ -21,6 +22,7 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     it is installed (``convert.json``'s ``tflm``; None otherwise).
     """
     from tinykws.int8.runtime import Int8Runtime
+    from tinykws.tflite.feature_metadata import with_feature_spec
     from tinykws.tflite.interpreters import check_against_tflm
     from tinykws.tflite.reader import parse_tflite
     from tinykws.tflite.writer import serialize_tflite
@@ -32,7 +34,11 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     model, meta, pipeline = open_run(run, data, resplit_salt)
     data = meta["data_dir"]
     calibration_x = calibration_set(pipeline, calibration)
-    graph = quantize_model(model, calibration_x, dense_per_channel=dense_per_channel)
+    # Training runs use the micro frontend today; a run that records other
+    # feature settings (meta "feature_spec") carries those into the model.
+    spec = FeatureSpec.from_dict(meta["feature_spec"]) if "feature_spec" in meta else MICRO_DEFAULT
+    graph = with_feature_spec(quantize_model(model, calibration_x,
+                                             dense_per_channel=dense_per_channel), spec)
     blob = serialize_tflite(graph)
     runtime = Int8Runtime(parse_tflite(blob, "model.tflite"))
     x, y = pipeline.split_arrays("testing")
@@ -45,7 +51,7 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     out = Path(out)
     write_bytes(out / "model.tflite", blob)
     write_text(out / "model.cc", c_source(blob))
-    write_text(out / "model.h", c_header())
+    write_text(out / "model.h", c_header(spec))
     report = {
         "labels": meta["labels"], "data": str(data), "calibration_clips": calibration,
         "test_examples": int(len(y)),

@@ -33,14 +33,19 @@ class ClipFeatures:
     spectrogram_db: np.ndarray  # (T, N_FFT // 2 + 1) dB
     mel_db: np.ndarray  # (T, N_MELS) dB
     mfcc: np.ndarray  # (T, N_MFCC)
-    micro: np.ndarray  # (49, 40) uint16 for a 1 s clip
-    micro_int8: np.ndarray  # (49, 40) int8, the micro_speech model input
+    micro: np.ndarray  # (frames, channels) uint16: (49, 40) for a 1 s clip by default
+    micro_int8: np.ndarray  # same shape, int8, the micro_speech model input
     hop_seconds: float  # frame hop of the classic features
     micro_stride_seconds: float  # frame hop of the micro features
 
 
-def clip_features(waveform: np.ndarray, sample_rate: int = 16000) -> ClipFeatures:
-    """Compute every feature of a float waveform in [-1, 1] at ``sample_rate`` Hz."""
+def clip_features(waveform: np.ndarray, sample_rate: int = 16000,
+                  micro_config=None) -> ClipFeatures:
+    """Compute every feature of a float waveform in [-1, 1] at ``sample_rate`` Hz.
+
+    ``micro_config`` (a :class:`MicroFrontendConfig`) sets the micro
+    frontend's window, stride, channels and tables; default: micro_speech's.
+    """
     from tinykws.audio import to_int16
     from tinykws.features.micro_frontend import MicroFrontendConfig, micro_features_numba
     from tinykws.features.model_input import to_int8_model_input
@@ -49,7 +54,7 @@ def clip_features(waveform: np.ndarray, sample_rate: int = 16000) -> ClipFeature
     freqs, mag = spectral.magnitude_spectrum(x, sample_rate)
     power = spectral.power_spectrogram(x, N_FFT, HOP)  # (T, 257)
     mel = spectral.mel_spectrogram(x, sample_rate, N_FFT, HOP, N_MELS)  # (T, 40)
-    config = MicroFrontendConfig(sample_rate=sample_rate)
+    config = micro_config or MicroFrontendConfig(sample_rate=sample_rate)
     micro = micro_features_numba(to_int16(x), config)  # (frames, 40) uint16
     return ClipFeatures(
         sample_rate=sample_rate,

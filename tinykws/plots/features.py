@@ -77,6 +77,16 @@ def micro_figure(f: ClipFeatures):
     return fig
 
 
+def model_input_figure(values: np.ndarray, spec):
+    """The ``(frames, width)`` model input of a :class:`~tinykws.features.spec.FeatureSpec`."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ylabel = {"micro": "filterbank channel", "average": "averaged spectrogram bin"}.get(
+        spec.mode, "MFCC coefficient")
+    _image(ax, values, spec.stride_samples / spec.sample_rate, ylabel, "model input", fig)
+    ax.set_title(f"Model input, {spec.describe()} ({values.shape[0]} x {values.shape[1]})")
+    return fig
+
+
 FIGURES = {
     "waveform.png": waveform_figure,
     "spectrum.png": spectrum_figure,

@@ -99,7 +99,11 @@ class Graph:
 
     ``min_runtime_version`` is the value of the model's metadata entry of that
     name (TFLite's converter writes e.g. "1.14.0"); ``description`` is the
-    model's free-text description.
+    model's free-text description. ``metadata`` holds tinykws's own
+    metadata entries, ``(name, bytes)`` in file order (the schema's
+    ``Model.metadata``: a name and the index of a buffer holding the bytes);
+    tinykws writes its feature settings there
+    (:mod:`tinykws.tflite.feature_metadata`).
     """
 
     tensors: tuple[Tensor, ...]
@@ -109,12 +113,14 @@ class Graph:
     name: str = "main"
     description: str = "tinykws"
     min_runtime_version: str = "1.14.0"
+    metadata: tuple[tuple[str, bytes], ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "tensors", tuple(self.tensors))
         object.__setattr__(self, "operators", tuple(self.operators))
         object.__setattr__(self, "inputs", tuple(int(i) for i in self.inputs))
         object.__setattr__(self, "outputs", tuple(int(i) for i in self.outputs))
+        object.__setattr__(self, "metadata", tuple((str(k), bytes(v)) for k, v in self.metadata))
 
     def constant(self, index: int) -> np.ndarray:
         """The data of constant tensor ``index`` (raises if it is an activation)."""

@@ -20,6 +20,12 @@ from tinykws.tflite.model import Graph, Operator, Tensor
 from tinykws.tflite.schema import Slot
 
 
+# Metadata entries kept in Graph.metadata: ours. Others are dropped, notably
+# TF's CONVERSION_METADATA, which describes a TF converter run and would be
+# false in a file our writer produced from the graph.
+TINYKWS_METADATA_PREFIX = "tinykws"
+
+
 def read_tflite(path: str | Path) -> Graph:
     """Read a .tflite file; see :func:`parse_tflite`."""
     path = Path(path)
@@ -62,17 +68,20 @@ def parse_tflite(data: bytes, source: str = "<bytes>") -> Graph:
     inputs = _indices(fb, sub.vector(Slot.SUBGRAPH_INPUTS, "i", "subgraph inputs"), len(tensors))
     outputs = _indices(fb, sub.vector(Slot.SUBGRAPH_OUTPUTS, "i", "subgraph outputs"), len(tensors))
 
-    min_runtime = ""
+    min_runtime, metadata = "", []
     for entry in model.tables(Slot.MODEL_METADATA, "metadata"):
-        if entry.string(Slot.METADATA_NAME, "metadata name") == "min_runtime_version":
-            index = entry.scalar(Slot.METADATA_BUFFER, "I")
-            if index >= len(buffers):
-                raise fb.fail(f"metadata names buffer {index} of {len(buffers)}")
+        name = entry.string(Slot.METADATA_NAME, "metadata name")
+        index = entry.scalar(Slot.METADATA_BUFFER, "I")
+        if index >= len(buffers):
+            raise fb.fail(f"metadata {name!r} names buffer {index} of {len(buffers)}")
+        if name == "min_runtime_version":
             min_runtime = buffers[index].split(b"\0", 1)[0].decode("ascii", "replace")
+        elif name.startswith(TINYKWS_METADATA_PREFIX):
+            metadata.append((name, buffers[index]))
     return Graph(tensors=tensors, operators=operators, inputs=inputs, outputs=outputs,
                  name=sub.string(Slot.SUBGRAPH_NAME, "subgraph name"),
                  description=model.string(Slot.MODEL_DESCRIPTION, "description"),
-                 min_runtime_version=min_runtime)
+                 min_runtime_version=min_runtime, metadata=tuple(metadata))
 
 
 def _operator_name(fb: Flatbuffer, code: Table) -> str:

@@ -15,7 +15,9 @@ packing. What the file contains, following what TensorFlow's converter writes:
   place, so misaligned int32 biases would be unaligned loads);
 - quantization per tensor: scales (float32), zero points (int64) and
   ``quantized_dimension`` for per-channel weights;
-- metadata ``min_runtime_version``: a 16-byte NUL-padded ASCII string, as TF writes.
+- metadata ``min_runtime_version``: a 16-byte NUL-padded ASCII string, as TF
+  writes; then each of ``graph.metadata`` (e.g. tinykws's feature settings),
+  a name and a buffer of its bytes.
 
 The Builder writes back to front: every vector, string and child table must be
 finished before the table that points to it is started.
@@ -58,8 +60,13 @@ def serialize_tflite(graph: Graph) -> bytes:
             buffer_of[i] = len(payloads)
             dtype = schema.NUMPY_DTYPE[t.dtype]
             payloads.append(np.ascontiguousarray(t.data, dtype=dtype).tobytes())
-    version_buffer = len(payloads)
-    payloads.append(graph.min_runtime_version.encode("ascii").ljust(16, b"\0"))
+    metadata_entries = [("min_runtime_version",
+                         graph.min_runtime_version.encode("ascii").ljust(16, b"\0"))]
+    metadata_entries += list(graph.metadata)
+    metadata_buffers = []
+    for _, data in metadata_entries:
+        metadata_buffers.append(len(payloads))
+        payloads.append(data)
     buffer_offsets = [_buffer(b, data) for data in payloads]
 
     op_names = list(dict.fromkeys(op.op for op in graph.operators))
@@ -80,17 +87,14 @@ def serialize_tflite(graph: Graph) -> bytes:
     b.PrependUOffsetTRelativeSlot(Slot.SUBGRAPH_NAME, sub_name, 0)
     subgraph = b.EndObject()
 
-    meta_name = b.CreateString("min_runtime_version")
-    b.StartObject(2)
-    b.PrependUOffsetTRelativeSlot(Slot.METADATA_NAME, meta_name, 0)
-    b.PrependUint32Slot(Slot.METADATA_BUFFER, version_buffer, 0)
-    metadata = b.EndObject()
+    metadata = [_metadata(b, name, buffer)
+                for (name, _), buffer in zip(metadata_entries, metadata_buffers)]
 
     opcodes_vec = _offset_vector(b, opcode_offsets)
     subgraphs_vec = _offset_vector(b, [subgraph])
     description = b.CreateString(graph.description)
     buffers_vec = _offset_vector(b, buffer_offsets)
-    metadata_vec = _offset_vector(b, [metadata])
+    metadata_vec = _offset_vector(b, metadata)
     b.StartObject(7)
     b.PrependUint32Slot(Slot.MODEL_VERSION, schema.SCHEMA_VERSION, 0)
     b.PrependUOffsetTRelativeSlot(Slot.MODEL_OPERATOR_CODES, opcodes_vec, 0)
@@ -139,6 +143,15 @@ def _buffer(b: flatbuffers.Builder, data: bytes) -> int:
     b.StartObject(3)
     if data_vec is not None:
         b.PrependUOffsetTRelativeSlot(Slot.BUFFER_DATA, data_vec, 0)
+    return b.EndObject()
+
+
+def _metadata(b: flatbuffers.Builder, name: str, buffer: int) -> int:
+    """A Metadata table: the entry's name and the index of the buffer holding its bytes."""
+    name_offset = b.CreateString(name)
+    b.StartObject(2)
+    b.PrependUOffsetTRelativeSlot(Slot.METADATA_NAME, name_offset, 0)
+    b.PrependUint32Slot(Slot.METADATA_BUFFER, buffer, 0)
     return b.EndObject()
 
 
