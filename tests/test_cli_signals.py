@@ -75,7 +75,7 @@ def test_quantize_stops_cleanly_and_the_rerun_keeps_what_was_done(trained, tmp_p
     _, run = trained
     out = tmp_path / "q"
     argv = ["quantize", run, "--out", out, "--bits", "3,8", "--finetune-steps", "20",
-            "--formats", "E2M1,E4M3", "--calibration", "100", "--no-progress"]
+            "--formats", "E2M1,E4M3", "--calibration", "100", "--no-progress", "--jobs", "1"]
     interrupt(argv, signal.SIGTERM, lambda: (out / "quant.json").exists(), out, tmp_path)
     saved = json.loads((out / "quant.json").read_text())
     assert "complete" not in saved
@@ -91,7 +91,8 @@ def test_prune_stops_cleanly_and_the_rerun_keeps_what_was_done(trained, tmp_path
     _, run = trained
     out = tmp_path / "p"
     argv = ["prune", run, "--out", out, "--method", "unstructured", "--amounts", "0.5,0.9",
-            "--finetune-steps", "20", "--calibration", "100", "--repeats", "1", "--no-progress"]
+            "--finetune-steps", "20", "--calibration", "100", "--repeats", "1", "--no-progress",
+            "--jobs", "1"]  # in this process: a worker pool would finish the four jobs first
     interrupt(argv, signal.SIGINT, lambda: (out / "prune.json").exists(), out, tmp_path)
     saved = json.loads((out / "prune.json").read_text())
     assert "complete" not in saved

@@ -7,7 +7,7 @@
 import numpy as np
 import pytest
 from fixtures import assert_fused_equals_tflite_micro
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tinykws.quant.ptq import quantize_model
@@ -137,7 +137,9 @@ def test_fused_kernel_equals_reference_and_tflite_micro_on_random_graphs(case):
     expected = runtime.run(x)
     np.testing.assert_array_equal(got, expected)
     conv_out = runtime.run(x, keep_all=True)[parsed.operators[0].outputs[0]]
-    assert len(np.unique(conv_out)) > 2 or conv_out.size < 8  # the layer is not saturated
+    # A saturated layer (a few outputs all at the floor) tells tflite-micro nothing new: the
+    # generator can draw one, so such a draw is rejected rather than failed.
+    assume(len(np.unique(conv_out)) > 2 or conv_out.size < 8)
     try:
         from tflite_micro import runtime as tflm
     except ImportError:
