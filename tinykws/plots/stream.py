@@ -6,6 +6,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from tinykws.atomic import save_figure
+
 
 def save_det(result: dict, path: str | Path) -> Path:
     """One curve per averaging window (threshold swept 0..255), the settings used, and the
@@ -35,9 +37,4 @@ def save_det(result: dict, path: str | Path) -> Path:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    from tinykws.atomic import save_figure
-
-    save_figure(path, fig)
-    plt.close(fig)
-    return path
+    return save_figure(path, fig)

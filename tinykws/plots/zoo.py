@@ -6,6 +6,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from tinykws.atomic import save_figure
+
 
 def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
     """Names of the points no other point beats on both (lower time, higher accuracy)."""
@@ -32,9 +34,4 @@ def save_pareto(table: dict, path: str | Path) -> Path:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    from tinykws.atomic import save_figure
-
-    path = Path(path)
-    save_figure(path, fig)
-    plt.close(fig)
-    return path
+    return save_figure(path, fig)
