@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinykws.stream.device import WINDOW_FRAMES, window_end_ms
 from tinykws.stream.recognize import RecognizeCommands, probabilities_to_int8
-
-WINDOW_FRAMES = 49
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,7 @@ def window_scores(model, samples: np.ndarray, batch: int = 512) -> tuple[np.ndar
     for i in range(0, n, batch):
         logits = model.forward(windows[i:i + batch, :, :, None])
         scores.append(probabilities_to_int8(np.exp(log_softmax(logits))))
-    frame_end_ms = (np.arange(n) + WINDOW_FRAMES - 1) * config.stride_ms + config.window_ms
-    return frame_end_ms.astype(np.int64), np.concatenate(scores)
+    return window_end_ms(n, config), np.concatenate(scores)
 
 
 def detect(times_ms: np.ndarray, scores: np.ndarray, recognizer: RecognizeCommands,
