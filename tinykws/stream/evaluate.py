@@ -147,23 +147,23 @@ def _point_or_none(p):
     return None if p is None else p.as_dict()
 
 
+def _pooled_detections(folds, split: str, settings: RecognizerSettings, keywords_only: bool = True):
+    """Every fold's ``split`` stream and its detections at ``settings``, played one after another:
+    ``(utterances, detections, seconds)``."""
+    items = [(f.streams[split].utterances, detections_of(f.scored[split], settings, keywords_only))
+             for f in folds]
+    durations = [f.scored[split].duration_s for f in folds]
+    return (*_pooled(items, durations), sum(durations))
+
+
 def _report(folds, split: str, settings: RecognizerSettings) -> dict:
-    items, durations = [], []
-    for f in folds:
-        s = f.scored[split]
-        items.append((f.streams[split].utterances, detections_of(s, settings)))
-        durations.append(s.duration_s)
-    utterances, detections = _pooled(items, durations)
-    return score_stream(detections, utterances, folds[0].scored[split].keywords, sum(durations))
+    utterances, detections, seconds = _pooled_detections(folds, split, settings)
+    return score_stream(detections, utterances, folds[0].scored[split].keywords, seconds)
 
 
 def _tf_stats(folds, settings: RecognizerSettings) -> dict:
-    items, durations = [], []
-    for f in folds:
-        s = f.scored["testing"]
-        items.append((f.streams["testing"].utterances, detections_of(s, settings, False)))
-        durations.append(s.duration_s)
-    utterances, commands = _pooled(items, durations)
+    """TF's numbers count every new command but silence, ``_unknown_`` included."""
+    utterances, commands, _ = _pooled_detections(folds, "testing", settings, keywords_only=False)
     return tf_streaming_stats(commands, utterances)
 
 
