@@ -49,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
     from tinykws.audio import load_device_clip
     from tinykws.errors import TinyKWSError
     from tinykws.features.compute import int8_features
-    from tinykws.stream.evaluate import read_tflite
+    from tinykws.tflite.reader import read_labelled_model
     from tinykws.tflite.feature_metadata import feature_spec_of
 
-    # read_tflite validates the file before any runtime sees the bytes
-    blob, graph, labels = read_tflite(Path(args.model), args.labels)
+    # validated before any runtime sees the bytes
+    blob, graph, labels = read_labelled_model(Path(args.model), args.labels)
     # The features the model was trained on (micro_speech's when the file does not say).
     spec = feature_spec_of(graph, args.model)
     inp = graph.tensors[graph.inputs[0]]

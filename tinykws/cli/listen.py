@@ -45,11 +45,12 @@ def run(args: argparse.Namespace) -> int:
         raise TinyKWSError(f"{args.wav}: a recording of {len(samples) / 16000:.3f} s is shorter "
                            "than one 1 s window")
     if path.suffix == ".tflite":
-        from tinykws.stream.evaluate import int8_runtime_of_tflite
+        from tinykws.int8.runtime import Int8Runtime
         from tinykws.stream.device import stream_scores
+        from tinykws.tflite.reader import read_labelled_model
 
-        runtime, labels = int8_runtime_of_tflite(path, args.labels)
-        times, scores, _ = stream_scores(runtime, samples)
+        _, graph, labels = read_labelled_model(path, args.labels)
+        times, scores, _ = stream_scores(Int8Runtime(graph), samples)
     else:
         model, meta, _ = load_checkpoint(path / "model.npz" if path.is_dir() else path)
         labels = meta["labels"]

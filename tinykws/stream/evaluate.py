@@ -202,41 +202,14 @@ def models_of(path, data=None, resplit_salt=None, labels=None):
     return out
 
 
-def read_tflite(path, labels=None):
-    """``(blob, graph, labels)`` of a ``.tflite`` file, its labels checked against its outputs
-    (``labels`` a list, a comma-separated string, or None for micro_speech's four)."""
-    from pathlib import Path
-
-    from tinykws.tflite.reader import parse_tflite
-
-    path = Path(path)
-    if not path.is_file():
-        raise TinyKWSError(f"model {path} does not exist")
-    blob = path.read_bytes()
-    graph = parse_tflite(blob, str(path))
-    if isinstance(labels, str):
-        labels = [w.strip() for w in labels.split(",")]
-    labels = list(labels or ("_silence_", "_unknown_", "yes", "no"))
-    outputs = graph.tensors[graph.outputs[0]].shape[-1]
-    if len(labels) != outputs:
-        raise TinyKWSError(f"the model has {outputs} outputs but --labels names {len(labels)}")
-    return blob, graph, labels
-
-
-def int8_runtime_of_tflite(path, labels=None):
-    """``(Int8Runtime, labels)`` of a ``.tflite`` file."""
-    from tinykws.int8.runtime import Int8Runtime
-
-    _, graph, labels = read_tflite(path, labels)
-    return Int8Runtime(graph), labels
-
-
 def _tflite_model(path, data, labels):
     from tinykws.data.speech_commands import index_speech_commands
 
     if not data:
         raise TinyKWSError("a .tflite model needs --data DIR (its test split is streamed)")
-    blob, _, labels = read_tflite(path, labels)
+    from tinykws.tflite.reader import read_labelled_model
+
+    blob, _, labels = read_labelled_model(path, labels)
     index = index_speech_commands(data, tuple(labels[2:]))
     return blob, labels, index, path.stem
 

@@ -36,6 +36,31 @@ def read_tflite(path: str | Path) -> Graph:
     return parse_tflite(data, source=str(path))
 
 
+MICRO_SPEECH_LABELS = ("_silence_", "_unknown_", "yes", "no")
+
+
+def read_labelled_model(path: str | Path, labels=None) -> tuple[bytes, Graph, list[str]]:
+    """``(bytes, graph, labels)`` of a ``.tflite`` model the commands run on clips.
+
+    A ``.tflite`` does not name its outputs, so the caller does: ``labels`` is
+    a list, a comma-separated string, or None for micro_speech's four. The
+    file must exist and parse (:func:`parse_tflite`), and the labels must
+    number its outputs; otherwise a one-line TinyKWSError.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TinyKWSError(f"model {path} does not exist")
+    blob = path.read_bytes()
+    graph = parse_tflite(blob, str(path))
+    if isinstance(labels, str):
+        labels = [w.strip() for w in labels.split(",")]
+    labels = list(labels or MICRO_SPEECH_LABELS)
+    outputs = graph.tensors[graph.outputs[0]].shape[-1]
+    if len(labels) != outputs:
+        raise TinyKWSError(f"the model has {outputs} outputs but --labels names {len(labels)}")
+    return blob, graph, labels
+
+
 def parse_tflite(data: bytes, source: str = "<bytes>") -> Graph:
     """Parse the bytes of a single-subgraph TFLite model made of supported ops.
 
