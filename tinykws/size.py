@@ -21,7 +21,6 @@ Conventions (the course's, so numbers compare):
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -82,15 +81,10 @@ def peak_activation_bytes(model: Sequential, bytes_per_value: int) -> int:
 
 def float_latency_seconds(model: Sequential, repeats: int = 200) -> float:
     """Median wall time of one batch-1 float forward pass (inference mode)."""
+    from tinykws.timing import median_call_seconds
+
     x = np.zeros((1, *model.input_shape), np.float32)
-    for _ in range(10):
-        model.forward(x)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        model.forward(x)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+    return median_call_seconds(lambda: model.forward(x), repeats, warmup=10)
 
 
 def size_report(model: Sequential, measure_latency: bool = True) -> dict:

@@ -22,6 +22,19 @@ from typing import Callable
 import numpy as np
 
 
+def median_call_seconds(fn: Callable[[], object], repeats: int, warmup: int) -> float:
+    """Median wall time of one call of ``fn`` after ``warmup`` untimed calls (one
+    implementation alone; set contenders against each other with :func:`compare`)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def _calibrate(fn: Callable[[], object], target_s: float) -> int:
     """Smallest power-of-two loop count whose run takes at least ``target_s``."""
     number = 1

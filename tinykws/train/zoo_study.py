@@ -20,7 +20,6 @@ models no other model beats on both).
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -71,6 +70,7 @@ def measure(run: Path, repeats: int = 50) -> dict:
     from tinykws.int8.runtime import Int8Runtime
     from tinykws.mcu.estimate import estimate_model
     from tinykws.size import size_report
+    from tinykws.timing import median_call_seconds
     from tinykws.tflite.interpreters import tflm_arena_bytes
     from tinykws.tflite.reader import parse_tflite
     from tinykws.tflite.writer import serialize_tflite
@@ -83,18 +83,13 @@ def measure(run: Path, repeats: int = 50) -> dict:
     graph = parse_tflite(blob)
     runtime = Int8Runtime(graph)
     x = np.full((1, *graph.tensors[graph.inputs[0]].shape[1:]), -128, np.int8)  # silence
-    runtime.run(x)  # compile
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        runtime.run(x)
-        times.append(time.perf_counter() - start)
+    cpu_s = median_call_seconds(lambda: runtime.run(x), repeats, warmup=1)  # the first compiles
     arena = tflm_arena_bytes(blob)
     mcu = {kernels: estimate_model(graph, kernels, model_bytes=len(blob)).network_ms
            for kernels in ("reference", "cmsis-nn")}
     return {"params": size["params"], "macs": size["macs"], "tflite_bytes": len(blob),
             "tflm_arena_bytes": None if arena is None else arena["total"],
-            "mcu_ms": mcu, "cpu_us": 1e6 * float(np.median(times))}
+            "mcu_ms": mcu, "cpu_us": 1e6 * cpu_s}
 
 
 def format_table(table: dict) -> str:
