@@ -147,9 +147,3 @@ def calibrate(validation: list[Point], target_per_hour: float) -> tuple[Point, b
         return chosen, True
     return min(validation, key=lambda p: (p.false_alarms, p.misses,
                                           -p.settings.detection_threshold)), False
-
-
-def with_settings(points: list[Point], settings: RecognizerSettings) -> Point:
-    """The point of ``points`` at ``settings``."""
-    return next(p for p in points if p.settings == settings)
-
