@@ -184,21 +184,32 @@ def _utterance(example, label: str, onset: int, snr_db) -> Utterance:
                      spoken_word(example.path, example.word), snr_db, os.path.basename(example.path))
 
 
+def _background_segment(background) -> tuple[int, int]:
+    """``(segment, ramp)`` in samples: 1.5 s pieces (shorter with shorter noise), 1/6 of it ramps."""
+    segment = min(int(1.5 * SR), min(len(b) for b in background))
+    return segment, segment // 6
+
+
+def _background_pieces(n: int, background, segment: int, stride: int, rng):
+    """``(start, piece)`` every ``stride`` samples up to ``n``: a random ``segment``-long
+    stretch of a random background recording."""
+    for start in range(0, n, stride):
+        source = background[int(rng.integers(len(background)))]
+        offset = int(rng.integers(0, len(source) - segment + 1))
+        yield start, source[offset:offset + segment]
+
+
 def _underlay(n: int, background, rng) -> np.ndarray:
     """Continuous noise ``(n,)`` of unit RMS: background pieces, each scaled to unit RMS,
     cross-faded one into the next."""
-    segment = min(int(1.5 * SR), min(len(b) for b in background))
-    ramp = segment // 6
+    segment, ramp = _background_segment(background)
     stride = segment - ramp  # each piece fades out exactly while the next fades in
     out = np.zeros(n + segment, np.float32)
     # Power-complementary fades (sin^2 + cos^2 = 1): two independent noises
     # overlapping in a fade keep the power of one.
     i = np.arange(segment, dtype=np.float32)
     envelope = np.sin(0.5 * np.pi * np.minimum(1.0, np.minimum(i / ramp, (segment - i) / ramp)))
-    for start in range(0, n, stride):
-        source = background[int(rng.integers(len(background)))]
-        offset = int(rng.integers(0, len(source) - segment + 1))
-        piece = source[offset:offset + segment]
+    for start, piece in _background_pieces(n, background, segment, stride, rng):
         out[start:start + segment] += piece / np.sqrt(np.mean(np.square(piece)) + 1e-12) * envelope
     return out[:n]
 
@@ -255,16 +266,13 @@ def _piecewise(n: int, regions, values, fade: int = SR // 20) -> np.ndarray:
 
 def _tf_stream(n, pools, keywords, background, spec: StreamSpec, rng):
     track = np.zeros(n, np.float32)
-    segment = min(int(1.5 * SR), min(len(b) for b in background))
-    ramp = segment // 6
+    segment, ramp = _background_segment(background)
     stride = segment - 2 * ramp  # TF: 1.5 s segments every 1 s, 250 ms ramps
     envelope = _envelope(segment, ramp, ramp)
-    for start in range(0, n, stride):
-        source = background[int(rng.integers(len(background)))]
-        offset = int(rng.integers(0, len(source) - segment + 1))
+    for start, piece in _background_pieces(n, background, segment, stride, rng):
         end = min(start + segment, n)
         volume = rng.uniform(0, spec.background_volume)
-        track[start:end] += (source[offset:offset + segment] * envelope * volume)[:end - start]
+        track[start:end] += (piece * envelope * volume)[:end - start]
     gap = spec.word_gap_ms * SR // 1000
     word_stride = SR + gap
     word_envelope = _envelope(SR, 500, 500)
