@@ -32,6 +32,12 @@ network was found, so nothing has checked these numbers.
   multiply, rounding shift), output offset, clamp, store;
 - pooling 5 (average: add) / 4 (max: compare) cycles per window element and
   30 / 20 per output (a division for the average);
+- ``ADD`` 50 cycles per output (``reference_integer_ops::AddElementwise``):
+  two int8 loads and offsets, the left shift by 20, three
+  ``MultiplyByQuantizedMultiplierSmallerThanOneExp`` (about 12 each), clamp and
+  store; a broadcasting ADD walks its index arithmetic on top, not counted;
+- ``MEAN`` over height and width 4 cycles per input element (load, add,
+  the loop) and 40 per output (the rescale of the sum);
 - ``SOFTMAX`` 300 cycles per output: gemmlowp's fixed-point ``exp`` of the
   differences to the maximum, the sum, a reciprocal and a rescale;
 - ``RESHAPE`` 1 cycle per byte (a ``memcpy``: TFLM gives the output its own
@@ -51,7 +57,9 @@ by the fitted scale of their path:
   1.6 cycles/MAC (``arm_depthwise_conv_3x3_s8`` / ``_s8_opt``, SIMD over
   channels); ``FULLY_CONNECTED`` 1.0 (``arm_nn_vec_mat_mult_t_s8``); 20
   cycles per output (``arm_nn_requantize``), pooling 1 per window element,
-  ``SOFTMAX`` 150 per output (``arm_softmax_s8``). Scale
+  ``SOFTMAX`` 150 per output (``arm_softmax_s8``), ``ADD`` 15 per output
+  (``arm_elementwise_add_s8``: ``SXTB16`` pairs, three ``arm_nn_requantize``
+  of a few cycles each). Scale
   :data:`CMSIS_NN_SIMD_SCALE`, fitted on MLPerf Tiny's DS-CNN on the EK-RA6M4.
 - ``plain_c`` path: ``DEPTHWISE_CONV_2D`` with a depth multiplier > 1 (key
   ``"DEPTHWISE_CONV_2D*"``; TinyConv's 8: one input channel, eight filters):
@@ -60,8 +68,8 @@ by the fitted scale of their path:
   MACs, about **5 cycles per MAC** with the window set-up. Scale
   :data:`CMSIS_NN_PLAIN_C_SCALE`, fitted on micro_speech on the Nano 33 BLE.
   The same layer written as CONV_2D takes the SIMD im2col path.
-- ``RESHAPE``/``QUANTIZE``/``DEQUANTIZE`` are not CMSIS-NN kernels and cost as
-  in reference (plain C), as does the 1,000-cycle invocation.
+- ``MEAN``, ``RESHAPE``, ``QUANTIZE`` and ``DEQUANTIZE`` are not CMSIS-NN kernels
+  and cost as in reference (plain C), as does the 1,000-cycle invocation.
 """
 
 from __future__ import annotations
@@ -116,6 +124,7 @@ class KernelLibrary:
 
 
 _COMMON = {
+    "MEAN": OpCycles(4.0, 0.0, 40.0),
     "RESHAPE": OpCycles(0.0, 0.0, 1.0),
     "QUANTIZE": OpCycles(0.0, 0.0, 20.0),
     "DEQUANTIZE": OpCycles(0.0, 0.0, 20.0),
@@ -128,6 +137,7 @@ REFERENCE = KernelLibrary("reference", {
     "FULLY_CONNECTED": OpCycles(9.0, 0.0, 40.0),
     "AVERAGE_POOL_2D": OpCycles(5.0, 0.0, 30.0),
     "MAX_POOL_2D": OpCycles(4.0, 0.0, 20.0),
+    "ADD": OpCycles(0.0, 0.0, 50.0),
     "SOFTMAX": OpCycles(0.0, 0.0, 300.0),
     **_COMMON,
 }, scales={"plain_c": 1.0, "simd": 1.0})
@@ -139,6 +149,7 @@ CMSIS_NN = KernelLibrary("cmsis-nn", {
     "FULLY_CONNECTED": OpCycles(1.0, 0.0, 20.0, "simd"),
     "AVERAGE_POOL_2D": OpCycles(1.0, 0.0, 20.0, "simd"),
     "MAX_POOL_2D": OpCycles(1.0, 0.0, 10.0, "simd"),
+    "ADD": OpCycles(0.0, 0.0, 15.0, "simd"),
     "SOFTMAX": OpCycles(0.0, 0.0, 150.0, "simd"),
     **_COMMON,
 }, scales={"plain_c": CMSIS_NN_PLAIN_C_SCALE, "simd": CMSIS_NN_SIMD_SCALE})

@@ -1,7 +1,11 @@
 """Kernel scratch buffers: arena bytes an operator asks for while it runs.
 
 TFLM kernels may request a scratch buffer in ``Prepare``; the planner gives
-it a lifetime of that one operator. The reference kernels ask for none.
+it a lifetime of that one operator. Of the reference kernels only ``MEAN``
+asks (``reduce_common.cc``, whichever library: CMSIS-NN has no MEAN, so the
+reference kernel runs): an int32 accumulator per output element, an int per
+input dimension (the running index) and an int per reduced axis, each buffer
+16-byte aligned (measured with tflite-micro's allocator, ``tests/test_mcu.py``).
 CMSIS-NN's sizes, as its ``*_get_buffer_size`` functions compute them for a
 Cortex-M4 with the DSP extension (no MVE):
 
@@ -19,11 +23,19 @@ Cortex-M4 with the DSP extension (no MVE):
 
 from __future__ import annotations
 
+import numpy as np
+
+from tinykws.mcu.arena import align
 from tinykws.tflite.model import Graph, Operator
 
 
 def scratch_bytes(kernels: str, graph: Graph, op: Operator) -> int:
     """Bytes of scratch ``op`` requests under kernel library ``kernels``."""
+    if op.op == "MEAN":
+        outputs = int(np.prod(graph.tensors[op.outputs[0]].shape, dtype=np.int64))
+        dims = len(graph.tensors[op.inputs[0]].shape)
+        axes = int(np.prod(graph.tensors[op.inputs[1]].shape, dtype=np.int64))
+        return align(4 * outputs) + align(4 * dims) + align(4 * axes)
     if kernels != "cmsis-nn":
         return 0
     if op.op == "CONV_2D":

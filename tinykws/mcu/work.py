@@ -12,8 +12,10 @@ matter: a zero weight costs a kernel as much as any other):
 - ``FULLY_CONNECTED``, weights ``(O, I)``: MACs = batch * O * I = outputs * I;
 - ``AVERAGE_POOL_2D`` / ``MAX_POOL_2D``: "MACs" = outputs * FH * FW, the adds
   or compares of the window;
-- ``SOFTMAX``, ``RESHAPE``, ``QUANTIZE``, ``DEQUANTIZE``: no MACs; their cost is
-  per output element.
+- ``MEAN`` (over height and width, a global average pool): "MACs" = the input
+  elements, one add each;
+- ``ADD`` (a residual sum, broadcasting or not), ``SOFTMAX``, ``RESHAPE``,
+  ``QUANTIZE``, ``DEQUANTIZE``: no MACs; their cost is per output element.
 
 Taps exist for the convolutions only: a kernel pays a fixed cost per window
 position (the padding test, index set-up, the inner loop's entry) on top of
@@ -36,7 +38,7 @@ from tinykws.errors import TinyKWSError
 from tinykws.tflite.model import Graph, Operator
 
 SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
-                 "MAX_POOL_2D", "SOFTMAX", "RESHAPE", "QUANTIZE", "DEQUANTIZE")
+                 "MAX_POOL_2D", "MEAN", "ADD", "SOFTMAX", "RESHAPE", "QUANTIZE", "DEQUANTIZE")
 
 
 @dataclass(frozen=True)
@@ -63,4 +65,6 @@ def op_work(graph: Graph, op: Operator) -> Work:
     if op.op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         window = op.options["filter_height"] * op.options["filter_width"]
         return Work(outputs * window, 0, outputs)
+    if op.op == "MEAN":
+        return Work(int(np.prod(graph.tensors[op.inputs[0]].shape, dtype=np.int64)), 0, outputs)
     return Work(0, 0, outputs)
