@@ -20,7 +20,7 @@ def built(tmp_path_factory):
     """A quick report, built once: (its root, its settings, the text of index.md)."""
     tmp_path = tmp_path_factory.mktemp("report")
     data = make_training_set(tmp_path / "data", {"yes": 50, "no": 50, "up": 15})
-    real = make_test_set(tmp_path / "real", words=("yes", "no"), n_speakers=4, n_silence=2)
+    real = make_test_set(tmp_path / "real", words=("yes", "no"), n_speakers=80, n_silence=4)
     settings = ReportSettings(tmp_path / "report", data=str(data), real=str(real), quick=True,
                               train_steps=20, finetune_steps=4)
     index = build_report(settings, progress=False)
@@ -50,7 +50,7 @@ def test_report_builds_then_reuses_every_stage(built):
     assert "676,004" in text and "16,652" in text
     for section in ("Int8 model", "CPU time per 1 s clip", "Estimated on the microcontroller",
                     "Quantization: 2 to 8 bits", "Pruning", "In-field test", "Streaming evaluation",
-                    "Real speech"):
+                    "Model zoo", "Real speech"):
         assert f"## {section}" in text
     quant = _stage_result(tmp_path / "report", "quant")
     assert set(quant["ptq"]) == set(quant["qat"]) == {str(b) for b in range(2, 9)}
@@ -67,6 +67,11 @@ def test_report_builds_then_reuses_every_stage(built):
     assert f"| calibrated on validation speakers for 1 per hour | " \
         f"{proportion(calibrated['test']['miss_rate']).percent()} |" in text
     assert calibrated["c"] in text and stream["real"]["settings"] == calibrated["settings"]
+    zoo = _stage_result(tmp_path / "report", "zoo")
+    assert zoo["real"] and list(zoo["table"]["models"]) == ["single_fc", "tiny_conv",
+                                                           "tiny_embedding_conv"]
+    for name, row in zoo["table"]["models"].items():
+        assert f"| {name} | {proportion(row['float']['balanced_accuracy']).percent()}" in text
     mcu = _stage_result(tmp_path / "report", "mcu")
     assert f"| network | {mcu['reference']['network_ms']:.1f} ms | {mcu['cmsis-nn']['network_ms']:.1f} ms |" in text
     for line in text.splitlines():

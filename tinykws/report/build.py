@@ -27,6 +27,8 @@ from tinykws.report.stages import StageResult, run_stage
 # The quick profile's pruning levels: six sparsities across the cliff.
 QUICK_SPARSITIES = (0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
 CALIBRATION_CLIPS = 100  # PTQ calibration of every int8 model in the report
+# The report's zoo: the models that train in minutes on two cores (``tinykws zoo`` runs them all).
+REPORT_ZOO = ("single_fc", "tiny_conv", "tiny_embedding_conv")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,17 @@ class ReportSettings:
         if self.finetune_steps is not None:
             return self.finetune_steps
         return 100 if self.quick else 600
+
+    @property
+    def zoo_steps(self) -> int:
+        """Training steps of each zoo model per fold (fewer than the main run's: nine runs)."""
+        if self.train_steps is not None:
+            return self.train_steps
+        return 200 if self.quick else 1000
+
+    @property
+    def zoo_folds(self) -> int:
+        return 2 if self.quick else 3
 
     @property
     def timing_repeats(self) -> int:
@@ -129,6 +142,9 @@ def build_report(s: ReportSettings, progress: bool = True, ask=None) -> Path:
     r["stream"] = stage("stream", {"convert": converted.key, "minutes": _stream_minutes(s),
                                    "real_data": real_fingerprint},
                         lambda d: _stream(training.dir, source.path, s, d))
+    r["zoo"] = stage("zoo", {"models": list(REPORT_ZOO), "folds": s.zoo_folds, "steps": s.zoo_steps,
+                             "real_data": real_fingerprint, "dir": str(source.path)},
+                     lambda d: _zoo(source.path, s, d, progress))
     if s.real:
         r["real"] = stage("real_eval", {"train": training.key, "real": str(s.real),
                                         "real_data": real_fingerprint},
@@ -287,6 +303,19 @@ def _stream(train_dir: Path, data: Path, s: ReportSettings, work: Path) -> dict:
         save_det(out["real"], work / "det_real.png")
         out["plots"].append("det_real.png")
     return out
+
+
+def _zoo(data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
+    """The zoo table (:func:`tinykws.train.zoo_study.zoo_study`) of :data:`REPORT_ZOO`: on the
+    real speakers when ``--real`` is given (the accuracy that matters), else on the report's data."""
+    from tinykws.train.cross_validation import FoldSpec
+    from tinykws.train.recipe import make_config
+    from tinykws.train.zoo_study import zoo_study
+
+    spec = FoldSpec(data=str(s.real or data), words=tuple(s.words), folds=s.zoo_folds)
+    config = make_config(steps=s.zoo_steps, eval_every=max(s.zoo_steps // 5, 50), seed=s.seed)
+    table = zoo_study(spec, work, config, REPORT_ZOO, progress=progress)
+    return {"table": table, "real": bool(s.real), "plots": ["zoo_pareto.png"]}
 
 
 def _real_eval(train_dir: Path, real: str) -> dict:

@@ -70,6 +70,8 @@ def render(s, source, labels, counts, r: dict) -> str:
     lines += _infield(r["infield"].data)
     if "stream" in r:
         lines += _stream(r["stream"], rel)
+    if "zoo" in r:
+        lines += _zoo(r["zoo"], rel, s.quick)
     if "real" in r:
         lines += _real(r["real"].data)
     return "\n".join(lines) + "\n"
@@ -324,6 +326,20 @@ def _stream(stage, rel) -> list[str]:
               + ("" if c["met_on_validation"] else " (the target was not reached on validation)")
               + ". Intervals: 95 % (Wilson; exact Poisson for the alarm rate).", ""]
     return lines + [f"![{name}]({rel(stage, name)})" for name in f["plots"]]
+
+
+def _zoo(stage, rel, quick: bool) -> list[str]:
+    from tinykws.train.zoo_study import format_table
+
+    z = stage.data
+    table = format_table(z["table"]).splitlines()[2:]  # its own title line dropped
+    where = ("**real speakers**" if z["real"] else "the report's data (pass --real DIR for real "
+             "speakers)")
+    return (["", "## Model zoo", "",
+             f"Three of the zoo's models, each cross-validated on {where}"
+             + (", trained for only a few steps (quick profile)" if quick else "")
+             + "; `tinykws zoo` runs every model.", ""]
+            + table + ["", f"![zoo]({rel(stage, z['plots'][0])})"])
 
 
 def _real(r: dict) -> list[str]:
