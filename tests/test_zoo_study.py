@@ -32,6 +32,10 @@ def test_zoo_trains_measures_and_resumes(tmp_path, capsys):
         assert row["tflite_bytes"] > row["params"]  # int8 weights plus the flatbuffer around them
         assert row["mcu_ms"]["reference"] > row["mcu_ms"]["cmsis-nn"] > 0
         assert row["cpu_us"] > 0
+        if row["tflm"] is not None:  # every scored clip of every fold, as cv.json counts them
+            assert row["tflm"] == {"examples": cv["pooled"]["int8"]["examples"], "mismatches": 0,
+                                   "bit_exact": True}
+            assert f"bit-exact on {row['tflm']['examples']:,} clips" in (out / "zoo.md").read_text()
     text = capsys.readouterr().out
     assert "| single_fc |" in text and "| tiny_embedding_conv |" in text
     assert (out / "zoo_pareto.png").stat().st_size > 10_000

@@ -10,7 +10,11 @@ study resumes where it stopped), and then, on fold 0's model:
 - device: the ``.tflite`` bytes our writer emits, tflite-micro's arena
   (measured by tflite-micro itself when installed), and the estimated
   Cortex-M4 time (:mod:`tinykws.mcu`, reference kernels and CMSIS-NN);
-- CPU: our int8 runtime's median time for one clip, batch 1.
+- CPU: our int8 runtime's median time for one clip, batch 1;
+- tflite-micro: every fold's int8 model run in tflite-micro on every clip
+  that fold scores (all test clips, pooled), each output byte compared with
+  our runtime's, which is what the int8 accuracy counts (kept in
+  ``OUT/<model>/tflm.json``, so a rerun does not repeat it).
 
 The table (``zoo.md``, ``zoo.json``) lists them in one place, like Arm's
 ML-Zoo but measured in one run on one data set, and ``zoo_pareto.png`` plots
@@ -20,6 +24,7 @@ models no other model beats on both).
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,7 +47,8 @@ def zoo_study(spec, out: str | Path, config: TrainConfig, models=tuple(MODELS), 
             print(f"[zoo] {name}", flush=True)
         result = cross_validate(spec, out / name, replace(config, model=name), int8=int8,
                                 progress=progress, runner=runner)
-        rows[name] = {**_accuracy(result), **measure(out / name / "fold-0")}
+        rows[name] = {**_accuracy(result), **measure(out / name / "fold-0"),
+                      "tflm": tflm_agreement(out / name, spec.folds) if int8 else None}
     table = {"data": spec.data, "words": list(spec.words), "folds": spec.folds,
              "steps": config.steps, "models": rows}
     write_json(out / "zoo.json", table)
@@ -92,6 +98,35 @@ def measure(run: Path, repeats: int = 50) -> dict:
             "mcu_ms": mcu, "cpu_us": 1e6 * cpu_s}
 
 
+def tflm_agreement(cv_dir: Path, folds: int) -> dict | None:
+    """Every fold's int8 model in tflite-micro on all its test clips against our runtime.
+
+    ``{"examples", "bit_exact", "mismatches"}`` summed over the folds, or None
+    without tflite-micro. Computed once: ``cv_dir/tflm.json`` keeps it.
+    """
+    from tinykws.features.model_input import float_to_int8_input
+    from tinykws.tflite.interpreters import check_against_tflm
+    from tinykws.tflite.writer import serialize_tflite
+    from tinykws.train.cross_validation import int8_graph
+    from tinykws.train.evaluate import open_run
+
+    stored = cv_dir / "tflm.json"
+    if stored.is_file():
+        return json.loads(stored.read_text())
+    total = {"examples": 0, "mismatches": 0}
+    for k in range(folds):
+        model, _, pipeline = open_run(cv_dir / f"fold-{k}")
+        x, _ = pipeline.split_arrays("testing")  # (N, 49, 40, 1): the clips cv.json scores
+        check = check_against_tflm(serialize_tflite(int8_graph(model, pipeline)),
+                                   float_to_int8_input(x))
+        if check is None:
+            return None
+        total = {key: total[key] + check[key] for key in total}
+    total["bit_exact"] = total["mismatches"] == 0
+    write_json(stored, total)
+    return total
+
+
 def format_table(table: dict) -> str:
     """``zoo.md``: one row per model."""
     def pct(p):
@@ -101,10 +136,12 @@ def format_table(table: dict) -> str:
              f"Speaker-disjoint {table['folds']}-fold cross-validation, {table['steps']} steps per "
              "fold; balanced accuracy and false accepts pooled over every clip (95 % intervals); "
              "size and device numbers of fold 0's model; MCU time estimated for a 64 MHz "
-             "Cortex-M4 (reference kernels / CMSIS-NN); CPU time of our int8 runtime, one clip.", "",
+             "Cortex-M4 (reference kernels / CMSIS-NN); CPU time of our int8 runtime, one clip; "
+             "tflite-micro: every fold's int8 model on every scored clip, outputs compared "
+             "byte for byte with ours.", "",
              "| model | balanced (float) | balanced (int8) | false accepts (int8) | params | MACs | "
-             ".tflite bytes | arena bytes | MCU ms (ref / CMSIS-NN) | CPU µs |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             ".tflite bytes | arena bytes | MCU ms (ref / CMSIS-NN) | CPU µs | tflite-micro |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, r in table["models"].items():
         i8 = r.get("int8", {})
         arena = "–" if r["tflm_arena_bytes"] is None else f"{r['tflm_arena_bytes']:,}"
@@ -112,9 +149,17 @@ def format_table(table: dict) -> str:
             f"| {name} | {pct(r['float']['balanced_accuracy'])} | {pct(i8.get('balanced_accuracy'))} "
             f"| {pct(i8.get('false_accepts'))} | {r['params']:,} | {r['macs']:,} | "
             f"{r['tflite_bytes']:,} | {arena} | {r['mcu_ms']['reference']:.1f} / "
-            f"{r['mcu_ms']['cmsis-nn']:.1f} | {r['cpu_us']:.0f} |")
+            f"{r['mcu_ms']['cmsis-nn']:.1f} | {r['cpu_us']:.0f} | {_tflm_cell(r.get('tflm'))} |")
     lines += ["", "Recall per class (int8, pooled):", ""]
     for name, r in table["models"].items():
         recall = r.get("int8", r["float"])["recall"]
         lines.append(f"- {name}: " + ", ".join(f"`{k}` {100 * v['value']:.1f} %" for k, v in recall.items()))
     return "\n".join(lines) + "\n"
+
+
+def _tflm_cell(check: dict | None) -> str:
+    if check is None:
+        return "not checked"
+    if check["bit_exact"]:
+        return f"bit-exact on {check['examples']:,} clips"
+    return f"**{check['mismatches']} of {check['examples']:,} differ**"
