@@ -33,12 +33,12 @@ KERNEL_FLASH_BYTES = {
     "reference": {
         "CONV_2D": 3 * _KB, "DEPTHWISE_CONV_2D": 3 * _KB, "FULLY_CONNECTED": 3 * _KB // 2,
         "AVERAGE_POOL_2D": 3 * _KB // 2, "MAX_POOL_2D": _KB, "SOFTMAX": 3 * _KB // 2,
-        "RESHAPE": _KB // 2, "QUANTIZE": 3 * _KB // 2, "DEQUANTIZE": _KB,
+        "RESHAPE": _KB // 2, "QUANTIZE": 3 * _KB // 2, "DEQUANTIZE": _KB, "ADD": 2 * _KB,
     },
     "cmsis-nn": {
         "CONV_2D": 6 * _KB, "DEPTHWISE_CONV_2D": 6 * _KB, "FULLY_CONNECTED": 5 * _KB // 2,
         "AVERAGE_POOL_2D": 2 * _KB, "MAX_POOL_2D": 3 * _KB // 2, "SOFTMAX": 5 * _KB // 2,
-        "RESHAPE": _KB // 2, "QUANTIZE": 3 * _KB // 2, "DEQUANTIZE": _KB,
+        "RESHAPE": _KB // 2, "QUANTIZE": 3 * _KB // 2, "DEQUANTIZE": _KB, "ADD": 3 * _KB,
     },
 }
 

@@ -15,7 +15,8 @@ persistent ``TfLiteTensor``        64 + 32 of quantization data per graph
                                    input and output
 ``NodeAndRegistration``            64 per operator
 kernel op data                     CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED
-                                   96, SOFTMAX 84, pooling 32 (not measured),
+                                   96, SOFTMAX 84, ADD 136 (measured on
+                                   TC-ResNet8), pooling 32 (not measured),
                                    others 0; plus two int32 arrays
                                    (multiplier, shift) of one entry per
                                    output channel, each rounded up to 16
@@ -46,6 +47,7 @@ OP_DATA_BYTES = {
     "DEPTHWISE_CONV_2D": 96,
     "FULLY_CONNECTED": 96,
     "SOFTMAX": 84,
+    "ADD": 136,
     "AVERAGE_POOL_2D": 32,
     "MAX_POOL_2D": 32,
 }

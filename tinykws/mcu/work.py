@@ -12,8 +12,8 @@ matter: a zero weight costs a kernel as much as any other):
 - ``FULLY_CONNECTED``, weights ``(O, I)``: MACs = batch * O * I = outputs * I;
 - ``AVERAGE_POOL_2D`` / ``MAX_POOL_2D``: "MACs" = outputs * FH * FW, the adds
   or compares of the window;
-- ``SOFTMAX``, ``RESHAPE``, ``QUANTIZE``, ``DEQUANTIZE``: no MACs; their cost is
-  per output element.
+- ``SOFTMAX``, ``RESHAPE``, ``QUANTIZE``, ``DEQUANTIZE``, ``ADD``: no MACs; their
+  cost is per output element.
 
 Taps exist for the convolutions only: a kernel pays a fixed cost per window
 position (the padding test, index set-up, the inner loop's entry) on top of
@@ -36,7 +36,7 @@ from tinykws.errors import TinyKWSError
 from tinykws.tflite.model import Graph, Operator
 
 SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
-                 "MAX_POOL_2D", "SOFTMAX", "RESHAPE", "QUANTIZE", "DEQUANTIZE")
+                 "MAX_POOL_2D", "SOFTMAX", "RESHAPE", "QUANTIZE", "DEQUANTIZE", "ADD")
 
 
 @dataclass(frozen=True)
