@@ -23,7 +23,7 @@ from tinykws.nn.resnet import Reshape, ResidualBlock
 from tinykws.nn.tc_resnet import WIDTHS, tc_resnet8
 from tinykws.nn.zoo import build_model
 from tinykws.quant.ptq import quantize_model
-from tinykws.size import layer_sizes, peak_activation_bytes, size_report
+from tinykws.size import format_report, layer_sizes, peak_activation_bytes, size_report
 from tinykws.tflite.reader import parse_tflite
 from tinykws.tflite.writer import serialize_tflite
 
@@ -173,6 +173,10 @@ def test_size_counts_the_blocks_convolutions_and_their_live_buffers():
     row, = layer_sizes(model)
     assert row.macs == 24 * 9 * 4 + 24 * 9 * 6 + 24 * 4  # 2,256
     assert row.flops == 2 * row.macs + 3 * 24 + 24  # three biases, one add per output
+    assert [(p.name, p.macs) for p in row.parts] == [
+        ("body.0:conv2d", 24 * 9 * 4), ("body.1:relu", 0), ("body.2:conv2d", 24 * 9 * 6),
+        ("shortcut.0:conv2d", 24 * 4), ("add", 0)]  # MACs per layer inside the block
+    assert "  shortcut.0:conv2d" in format_report(size_report(model, measure_latency=False))
     assert size_report(model, measure_latency=False)["flash_int8_bytes"] == (
         (9 * 4 * 6 + 9 * 6 * 6 + 4 * 6) + 4 * 3 * 6 + 8 * 3 * 6)
     # body's second conv: its input and output, and x kept for the shortcut

@@ -42,19 +42,24 @@ class LayerSize:
     nonzero_params: int
     macs: int
     flops: int
+    parts: tuple[LayerSize, ...] = ()  # a residual block's layers and its add, which it sums
 
 
-def _macs_and_flops(layer, input_shape) -> tuple[int, int]:
-    """MACs and FLOPs of one layer; a residual block's are its branches' plus one add per output."""
-    outputs = int(np.prod(layer.output_shape(input_shape)))
+def _layer_size(name: str, layer, input_shape) -> LayerSize:
+    """One layer's row; a residual block's is the sum of its parts: each branch's layers,
+    then the add (one FLOP per output; its ReLU, like every ReLU, costs none)."""
+    out = tuple(layer.output_shape(input_shape))
+    outputs = int(np.prod(out))
     if isinstance(layer, ResidualBlock):
-        macs = flops = 0
-        for _, branch in layer.branches():
+        parts = []
+        for branch, layers in layer.branches():
             shape = input_shape
-            for sub in branch:
-                m, f = _macs_and_flops(sub, shape)
-                macs, flops, shape = macs + m, flops + f, tuple(sub.output_shape(shape))
-        return macs, flops + outputs
+            for j, sub in enumerate(layers):
+                parts.append(_layer_size(f"{branch}.{j}:{sub.spec()['type']}", sub, shape))
+                shape = parts[-1].output_shape
+        parts.append(LayerSize("add", out, 0, 0, 0, outputs))
+        return LayerSize(name, out, *(sum(getattr(p, field) for p in parts) for field in
+                                      ("params", "nonzero_params", "macs", "flops")), tuple(parts))
     if isinstance(layer, Conv2D):
         kh, kw = layer.kernel
         macs = outputs * kh * kw * layer.in_channels // layer.groups
@@ -62,18 +67,18 @@ def _macs_and_flops(layer, input_shape) -> tuple[int, int]:
         macs = layer.in_features * layer.out_features
     else:
         macs = 0
-    return macs, 2 * macs + (outputs if "bias" in layer.params else 0)
+    params = sum(v.size for v in layer.params.values())
+    nonzero = sum(int(np.count_nonzero(v)) for v in layer.params.values())
+    return LayerSize(name, out, params, nonzero, macs,
+                     2 * macs + (outputs if "bias" in layer.params else 0))
 
 
 def layer_sizes(model: Sequential) -> list[LayerSize]:
+    """One row per layer of ``model`` (a residual block's rows are in its ``parts``)."""
     rows, shape = [], model.input_shape
     for i, layer in enumerate(model.layers):
-        out = tuple(layer.output_shape(shape))
-        params = sum(v.size for v in layer.params.values())
-        nonzero = sum(int(np.count_nonzero(v)) for v in layer.params.values())
-        macs, flops = _macs_and_flops(layer, shape)
-        rows.append(LayerSize(f"{i}:{layer.spec()['type']}", out, params, nonzero, macs, flops))
-        shape = out
+        rows.append(_layer_size(f"{i}:{layer.spec()['type']}", layer, shape))
+        shape = rows[-1].output_shape
     return rows
 
 
@@ -134,6 +139,16 @@ def float_latency_seconds(model: Sequential, repeats: int = 200) -> float:
     return median_call_seconds(lambda: model.forward(x), repeats, warmup=10)
 
 
+def _as_dict(row: LayerSize) -> dict:
+    """``row`` as plain data; ``parts`` only for a layer that has them (a residual block)."""
+    d = asdict(row)
+    if not row.parts:
+        del d["parts"]
+    else:
+        d["parts"] = [_as_dict(p) for p in row.parts]
+    return d
+
+
 def size_report(model: Sequential, measure_latency: bool = True) -> dict:
     layers = layer_sizes(model)
     params = sum(l.params for l in layers)
@@ -141,7 +156,7 @@ def size_report(model: Sequential, measure_latency: bool = True) -> dict:
     out_bytes = int(np.prod(model.shapes()[-1])) * 4
     flash32, flash8 = 4 * params, int8_flash_bytes(model)
     report = {
-        "layers": [asdict(l) for l in layers],
+        "layers": [_as_dict(l) for l in layers],
         "params": params,
         "nonzero_params": sum(l.nonzero_params for l in layers),
         "macs": sum(l.macs for l in layers),
@@ -163,10 +178,13 @@ def size_report(model: Sequential, measure_latency: bool = True) -> dict:
 
 
 def format_report(r: dict) -> str:
-    w = max([14] + [len(l["name"]) + 1 for l in r["layers"]])  # "4:residual_block" is long
+    rows = [(l["name"], l) for l in r["layers"]]  # a block's parts follow it, indented
+    rows = [row for name, l in rows
+            for row in [(name, l)] + [("  " + p["name"], p) for p in l.get("parts", ())]]
+    w = max([14] + [len(name) + 1 for name, _ in rows])  # "  shortcut.0:conv2d" is long
     lines = [f"{'layer':<{w}}{'output':>14}{'params':>10}{'MACs':>12}{'FLOPs':>12}"]
-    for l in r["layers"]:
-        lines.append(f"{l['name']:<{w}}{'x'.join(map(str, l['output_shape'])):>14}{l['params']:>10,}"
+    for name, l in rows:
+        lines.append(f"{name:<{w}}{'x'.join(map(str, l['output_shape'])):>14}{l['params']:>10,}"
                      f"{l['macs']:>12,}{l['flops']:>12,}")
     lines.append(f"{'total':<{w}}{'':>14}{r['params']:>10,}{r['macs']:>12,}{r['flops']:>12,}")
     lines += [
