@@ -55,9 +55,9 @@ def calibrate(model: Sequential, x: np.ndarray) -> list[tuple[float, float]]:
     h = x
     layers = model.layers
     for i, layer in enumerate(layers):
-        x, h = h, layer.forward(h)
+        before, h = h, layer.forward(h)
         if isinstance(layer, ResidualBlock):
-            ranges += residual_ranges(layer, x)
+            ranges += residual_ranges(layer, before)
         elif isinstance(layer, (Conv2D, Dense)):
             out = h
             if i + 1 < len(layers) and isinstance(layers[i + 1], ReLU):
