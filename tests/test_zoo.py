@@ -60,9 +60,8 @@ def test_every_zoo_model_exports_bit_exact_in_tflite_micro(name):
         for v in layer.params.values():
             v[...] = rng.normal(0, 0.05, v.shape)
     for layer in model.layers:  # batch norm: moving statistics as training would leave them
-        if getattr(layer, "state", None):
-            layer.state["moving_mean"][...] = rng.normal(0, 0.1, layer.state["moving_mean"].shape)
-            layer.state["moving_variance"][...] = rng.uniform(0.5, 2, layer.state["moving_variance"].shape)
+        for key, v in getattr(layer, "state", {}).items():  # a residual block's: "body.1.moving_mean"
+            v[...] = rng.normal(0, 0.1, v.shape) if key.endswith("moving_mean") else rng.uniform(0.5, 2, v.shape)
     x = rng.uniform(0, 26, (104, 49, 40, 1)).astype(np.float32)
     blob = serialize_tflite(quantize_model(model, x[:100]))
     from tinykws.features.model_input import float_to_int8_input

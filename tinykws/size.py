@@ -28,6 +28,7 @@ import numpy as np
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense
 from tinykws.nn.model import Sequential
+from tinykws.nn.resnet import ResidualBlock
 
 NANO33_FLASH = 1_048_576  # bytes, Arduino Nano 33 BLE Sense (nRF52840)
 NANO33_RAM = 262_144
@@ -41,31 +42,59 @@ class LayerSize:
     nonzero_params: int
     macs: int
     flops: int
+    parts: tuple[LayerSize, ...] = ()  # a residual block's layers and its add, which it sums
+
+
+def _layer_size(name: str, layer, input_shape) -> LayerSize:
+    """One layer's row; a residual block's is the sum of its parts: each branch's layers,
+    then the add (one FLOP per output; its ReLU, like every ReLU, costs none)."""
+    out = tuple(layer.output_shape(input_shape))
+    outputs = int(np.prod(out))
+    if isinstance(layer, ResidualBlock):
+        parts = []
+        for branch, layers in layer.branches():
+            shape = input_shape
+            for j, sub in enumerate(layers):
+                parts.append(_layer_size(f"{branch}.{j}:{sub.spec()['type']}", sub, shape))
+                shape = parts[-1].output_shape
+        parts.append(LayerSize("add", out, 0, 0, 0, outputs))
+        return LayerSize(name, out, *(sum(getattr(p, field) for p in parts) for field in
+                                      ("params", "nonzero_params", "macs", "flops")), tuple(parts))
+    if isinstance(layer, Conv2D):
+        kh, kw = layer.kernel
+        macs = outputs * kh * kw * layer.in_channels // layer.groups
+    elif isinstance(layer, Dense):
+        macs = layer.in_features * layer.out_features
+    else:
+        macs = 0
+    params = sum(v.size for v in layer.params.values())
+    nonzero = sum(int(np.count_nonzero(v)) for v in layer.params.values())
+    return LayerSize(name, out, params, nonzero, macs,
+                     2 * macs + (outputs if "bias" in layer.params else 0))
 
 
 def layer_sizes(model: Sequential) -> list[LayerSize]:
+    """One row per layer of ``model`` (a residual block's rows are in its ``parts``)."""
     rows, shape = [], model.input_shape
     for i, layer in enumerate(model.layers):
-        out = tuple(layer.output_shape(shape))
-        params = sum(v.size for v in layer.params.values())
-        nonzero = sum(int(np.count_nonzero(v)) for v in layer.params.values())
-        outputs = int(np.prod(out))
-        if isinstance(layer, Conv2D):
-            kh, kw = layer.kernel
-            macs = outputs * kh * kw * layer.in_channels // layer.groups
-        elif isinstance(layer, Dense):
-            macs = layer.in_features * layer.out_features
-        else:
-            macs = 0
-        flops = 2 * macs + (outputs if "bias" in layer.params else 0)
-        rows.append(LayerSize(f"{i}:{layer.spec()['type']}", out, params, nonzero, macs, flops))
-        shape = out
+        rows.append(_layer_size(f"{i}:{layer.spec()['type']}", layer, shape))
+        shape = rows[-1].output_shape
     return rows
+
+
+def _leaves(layers):
+    """The layers, with each residual block replaced by its branches' layers."""
+    for layer in layers:
+        if isinstance(layer, ResidualBlock):
+            for _, branch in layer.branches():
+                yield from _leaves(branch)
+        else:
+            yield layer
 
 
 def int8_flash_bytes(model: Sequential) -> int:
     total = 0
-    for layer in model.layers:
+    for layer in _leaves(model.layers):
         if "weight" in layer.params:
             w = layer.params["weight"]
             channels = w.shape[0] if isinstance(layer, Conv2D) else 1
@@ -73,10 +102,33 @@ def int8_flash_bytes(model: Sequential) -> int:
     return total
 
 
+def _block_peak_values(block: ResidualBlock, input_shape) -> int:
+    """The most values live at once in a deployed block: its branches run one after the
+    other (body, then shortcut), the input kept until the last branch has read it and each
+    finished branch's result kept for the ADD."""
+    x, held, peaks = int(np.prod(input_shape)), 0, []
+    for k, (_, branch) in enumerate(block.branches()):
+        shape, reads_x = input_shape, True  # a branch's first op reads the block's input
+        for sub in branch:
+            out = tuple(sub.output_shape(shape))
+            if isinstance(sub, (Conv2D, Dense)):
+                kept = x if k == 0 and not reads_x else 0  # the shortcut (or the ADD) needs x
+                peaks.append(int(np.prod(shape)) + int(np.prod(out)) + kept + held)
+                reads_x = False
+            shape = out
+        held += int(np.prod(shape))  # the identity shortcut's result is x itself
+    return max(peaks + [held + int(np.prod(block.output_shape(input_shape)))])
+
+
 def peak_activation_bytes(model: Sequential, bytes_per_value: int) -> int:
     shapes = [model.input_shape] + model.shapes()
-    return max((int(np.prod(shapes[i])) + int(np.prod(shapes[i + 1]))) * bytes_per_value
-               for i, layer in enumerate(model.layers) if isinstance(layer, (Conv2D, Dense)))
+    peaks = []
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, ResidualBlock):
+            peaks.append(_block_peak_values(layer, shapes[i]))
+        elif isinstance(layer, (Conv2D, Dense)):
+            peaks.append(int(np.prod(shapes[i])) + int(np.prod(shapes[i + 1])))
+    return max(peaks) * bytes_per_value
 
 
 def float_latency_seconds(model: Sequential, repeats: int = 200) -> float:
@@ -87,6 +139,16 @@ def float_latency_seconds(model: Sequential, repeats: int = 200) -> float:
     return median_call_seconds(lambda: model.forward(x), repeats, warmup=10)
 
 
+def _as_dict(row: LayerSize) -> dict:
+    """``row`` as plain data; ``parts`` only for a layer that has them (a residual block)."""
+    d = asdict(row)
+    if not row.parts:
+        del d["parts"]
+    else:
+        d["parts"] = [_as_dict(p) for p in row.parts]
+    return d
+
+
 def size_report(model: Sequential, measure_latency: bool = True) -> dict:
     layers = layer_sizes(model)
     params = sum(l.params for l in layers)
@@ -94,7 +156,7 @@ def size_report(model: Sequential, measure_latency: bool = True) -> dict:
     out_bytes = int(np.prod(model.shapes()[-1])) * 4
     flash32, flash8 = 4 * params, int8_flash_bytes(model)
     report = {
-        "layers": [asdict(l) for l in layers],
+        "layers": [_as_dict(l) for l in layers],
         "params": params,
         "nonzero_params": sum(l.nonzero_params for l in layers),
         "macs": sum(l.macs for l in layers),
@@ -116,11 +178,15 @@ def size_report(model: Sequential, measure_latency: bool = True) -> dict:
 
 
 def format_report(r: dict) -> str:
-    lines = [f"{'layer':<14}{'output':>14}{'params':>10}{'MACs':>12}{'FLOPs':>12}"]
-    for l in r["layers"]:
-        lines.append(f"{l['name']:<14}{'x'.join(map(str, l['output_shape'])):>14}{l['params']:>10,}"
+    rows = [(l["name"], l) for l in r["layers"]]  # a block's parts follow it, indented
+    rows = [row for name, l in rows
+            for row in [(name, l)] + [("  " + p["name"], p) for p in l.get("parts", ())]]
+    w = max([14] + [len(name) + 1 for name, _ in rows])  # "  shortcut.0:conv2d" is long
+    lines = [f"{'layer':<{w}}{'output':>14}{'params':>10}{'MACs':>12}{'FLOPs':>12}"]
+    for name, l in rows:
+        lines.append(f"{name:<{w}}{'x'.join(map(str, l['output_shape'])):>14}{l['params']:>10,}"
                      f"{l['macs']:>12,}{l['flops']:>12,}")
-    lines.append(f"{'total':<14}{'':>14}{r['params']:>10,}{r['macs']:>12,}{r['flops']:>12,}")
+    lines.append(f"{'total':<{w}}{'':>14}{r['params']:>10,}{r['macs']:>12,}{r['flops']:>12,}")
     lines += [
         "",
         f"flash, float32 weights:   {r['flash_float32_bytes']:>9,} B ({r['flash_float32_percent_nano33']:.2f} % of Nano 33 BLE's 1 MB)",

@@ -23,6 +23,10 @@ Shapes for the default 49 x 40 input and 4 labels (parameters):
 - ``ds_cnn``: MLPerf Tiny's DS-CNN (:mod:`tinykws.nn.ds_cnn`): conv 10x4 / 2, 64,
   batch norm, then four depthwise-separable blocks, average pool, dense
   (23,236 for 4 labels on 49 x 40; MLPerf's own input is 49 x 10 MFCCs).
+- ``tc_resnet8`` (Choi et al. 2019, :mod:`tinykws.nn.tc_resnet`): the bins as channels of
+  temporal 3x1 and 9x1 convolutions, three residual blocks of widths 24, 32, 48
+  (65,508 for 12 labels); ``tc_resnet8_narrow`` is its width multiplier 0.36, widths
+  5, 8, 11, 17 (8,571), the widest within TinyConv's int8 ``.tflite`` and arena.
 - ``low_latency_conv`` ("cnn-one-fstride4", Sainath & Parada 2015): conv over
   all 49 frames x 8 bins, 186 filters, VALID -> (1, 33, 186) -> dense 128 ->
   dense 128 -> dense 4, the dense layers without ReLU as in TF (875,918).
@@ -38,6 +42,7 @@ from tinykws.nn.ds_cnn import ds_cnn
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import TINY_CONV_INPUT, Sequential, tiny_conv, truncated_normal
 from tinykws.nn.pooling import MaxPool2D
+from tinykws.nn.tc_resnet import NARROW_WIDTH, tc_resnet8
 
 
 def _conv(c_in, c_out, kernel, stride, padding, rng, std=0.01) -> Conv2D:
@@ -99,6 +104,14 @@ def _tiny_conv(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5) -> Seq
     return tiny_conv(num_labels, rng, dropout=dropout)
 
 
+def _tc_resnet8(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5) -> Sequential:
+    return tc_resnet8(num_labels, rng, tuple(input_shape), dropout=dropout)
+
+
+def _tc_resnet8_narrow(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5) -> Sequential:
+    return tc_resnet8(num_labels, rng, tuple(input_shape), width=NARROW_WIDTH, dropout=dropout)
+
+
 MODELS = {
     "tiny_conv": _tiny_conv,
     "single_fc": single_fc,
@@ -106,6 +119,8 @@ MODELS = {
     "low_latency_conv": low_latency_conv,
     "conv": conv,
     "ds_cnn": _ds_cnn,
+    "tc_resnet8": _tc_resnet8,
+    "tc_resnet8_narrow": _tc_resnet8_narrow,
 }
 
 

@@ -21,6 +21,9 @@ quantization spec):
   ``groups == in_channels`` becomes DEPTHWISE_CONV_2D (weights ``(1, KH, KW, O)``,
   per-channel scales along dimension 3); an average pool becomes
   AVERAGE_POOL_2D, whose output keeps its input's quantization (TFLM requires it).
+- a **residual block** (:mod:`tinykws.quant.residual`) becomes its branches'
+  convolutions and an ADD with a fused ReLU and an output scale of its own,
+  calibrated on the sum; a :class:`~tinykws.nn.resnet.Reshape` becomes RESHAPE.
 
 Both grids, and the rounding (half away from zero, ``TfLiteRound``), are
 those of :mod:`tinykws.quant.grid`, which fake quantization uses too. The
@@ -39,23 +42,78 @@ from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import Sequential
 from tinykws.nn.pooling import AveragePool2D, MaxPool2D
+from tinykws.nn.resnet import Reshape, ResidualBlock
 from tinykws.quant.grid import asymmetric_params, check_grid, f32, symmetric_weights, tflite_round
+from tinykws.quant.residual import add_residual_block, residual_ranges
 from tinykws.tflite.model import Graph, Operator, Tensor
 
 
 def calibrate(model: Sequential, x: np.ndarray) -> list[tuple[float, float]]:
-    """``(min, max)`` of every conv/dense output (after its ReLU when one follows)."""
+    """``(min, max)`` of every conv/dense output (after its ReLU when one follows); a
+    residual block's convolutions and sum in the order :func:`add_residual_block` reads them."""
     ranges = []
     h = x
     layers = model.layers
     for i, layer in enumerate(layers):
-        h = layer.forward(h)
-        if isinstance(layer, (Conv2D, Dense)):
+        before, h = h, layer.forward(h)
+        if isinstance(layer, ResidualBlock):
+            ranges += residual_ranges(layer, before)
+        elif isinstance(layer, (Conv2D, Dense)):
             out = h
             if i + 1 < len(layers) and isinstance(layers[i + 1], ReLU):
                 out = np.maximum(out, 0)
             ranges.append((float(out.min()), float(out.max())))
     return ranges
+
+
+def add_conv(tensors: list[Tensor], ops: list[Operator], layer: Conv2D, name: str, current: int,
+             scale: float, out_range: tuple[float, float], relu: bool, bits: int,
+             grid: str) -> tuple[int, float]:
+    """Append ``layer`` reading tensor ``current`` (of scale ``scale``) as CONV_2D, or as
+    DEPTHWISE_CONV_2D when ``groups == in_channels``; its output's index and scale.
+
+    ``out_range`` is the calibrated ``(min, max)`` of the output (after the ReLU
+    that ``relu`` fuses into the op).
+    """
+    depthwise = layer.groups == layer.in_channels > 1
+    if layer.groups != 1 and not depthwise:
+        raise ValueError("grouped convolutions are exported only as depthwise ones")
+    w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=0, bits=bits,
+                                 grid=grid)
+    b_scales = np.array([f32(scale * s) for s in w_s])
+    b_q = tflite_round(layer.params["bias"].astype(np.float64) / b_scales).astype(np.int32)
+    out_scale, out_zp = asymmetric_params(*out_range, bits)
+    oh, ow, oc = layer.output_shape(tensors[current].shape[1:])
+    if depthwise:  # (O, KH, KW, 1) -> TFLite's (1, KH, KW, O)
+        w_q = np.ascontiguousarray(np.transpose(w_q, (3, 1, 2, 0)))
+    tensors += [
+        Tensor(f"{name}/weights", w_q.shape, "int8", tuple(map(float, w_s)),
+               (0,) * len(w_s), 3 if depthwise else 0, w_q),
+        Tensor(f"{name}/bias", b_q.shape, "int32", tuple(map(float, b_scales)),
+               (0,) * len(w_s), 0, b_q),
+        Tensor(f"{name}/output", (1, oh, ow, oc), "int8", (out_scale,), (out_zp,)),
+    ]
+    n = len(tensors)
+    options = {"padding": layer.padding, "stride_h": layer.stride[0],
+               "stride_w": layer.stride[1], "dilation_h": 1, "dilation_w": 1,
+               "activation": "RELU" if relu else "NONE"}
+    if depthwise:
+        options["depth_multiplier"] = layer.out_channels // layer.in_channels
+    ops.append(Operator("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D",
+                        (current, n - 3, n - 2), (n - 1,), options))
+    return n - 1, out_scale
+
+
+def add_reshape(tensors: list[Tensor], ops: list[Operator], name: str, current: int,
+                shape: tuple[int, ...]) -> int:
+    """Append a RESHAPE of tensor ``current`` to ``(1, *shape)`` (same quantization); its index."""
+    t = tensors[current]
+    tensors += [Tensor(f"{name}/shape", (len(shape) + 1,), "int32",
+                       data=np.array([1, *shape], np.int32)),
+                Tensor(f"{name}/output", (1, *shape), "int8", t.scale, t.zero_point)]
+    n = len(tensors)
+    ops.append(Operator("RESHAPE", (current, n - 2), (n - 1,), {"new_shape": None}))
+    return n - 1
 
 
 def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, softmax: bool = True,
@@ -96,33 +154,13 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
         if isinstance(layer, (ReLU, Dropout)):
             continue  # fused into the layer before / identity at inference
         if isinstance(layer, Conv2D):
-            depthwise = layer.groups == layer.in_channels > 1
-            if layer.groups != 1 and not depthwise:
-                raise ValueError("grouped convolutions are exported only as depthwise ones")
-            w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64), axis=0, bits=bits,
-                                     grid=grid)
-            b_scales = np.array([f32(scale * s) for s in w_s])
-            b_q = tflite_round(layer.params["bias"].astype(np.float64) / b_scales).astype(np.int32)
-            out_scale, out_zp = asymmetric_params(*next(ranges), bits)
-            oh, ow, oc = layer.output_shape(tensors[current].shape[1:])
-            if depthwise:  # (O, KH, KW, 1) -> TFLite's (1, KH, KW, O)
-                w_q = np.ascontiguousarray(np.transpose(w_q, (3, 1, 2, 0)))
-            tensors += [
-                Tensor(f"conv{i}/weights", w_q.shape, "int8", tuple(map(float, w_s)),
-                       (0,) * len(w_s), 3 if depthwise else 0, w_q),
-                Tensor(f"conv{i}/bias", b_q.shape, "int32", tuple(map(float, b_scales)),
-                       (0,) * len(w_s), 0, b_q),
-                Tensor(f"conv{i}/output", (1, oh, ow, oc), "int8", (out_scale,), (out_zp,)),
-            ]
-            n = len(tensors)
-            options = {"padding": layer.padding, "stride_h": layer.stride[0],
-                       "stride_w": layer.stride[1], "dilation_h": 1, "dilation_w": 1,
-                       "activation": "RELU" if fused_relu else "NONE"}
-            if depthwise:
-                options["depth_multiplier"] = layer.out_channels // layer.in_channels
-            ops.append(Operator("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D",
-                                (current, n - 3, n - 2), (n - 1,), options))
-            current, scale = n - 1, out_scale
+            current, scale = add_conv(tensors, ops, layer, f"conv{i}", current, scale, next(ranges),
+                                      fused_relu, bits, grid)
+        elif isinstance(layer, ResidualBlock):  # its convolutions, then ADD (tinykws.quant.residual)
+            current, scale = add_residual_block(tensors, ops, layer, f"block{i}", current, scale,
+                                                ranges, bits, grid)
+        elif isinstance(layer, Reshape):
+            current = add_reshape(tensors, ops, f"reshape{i}", current, layer.shape)
         elif isinstance(layer, (AveragePool2D, MaxPool2D)):  # same scale in and out, as TFLM requires
             t = tensors[current]
             tensors.append(Tensor(f"pool{i}/output", (1, *layer.output_shape(t.shape[1:])),
@@ -134,13 +172,8 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
                 "activation": "NONE"}))
             current = len(tensors) - 1
         elif isinstance(layer, Flatten):
-            t = tensors[current]
-            size = int(np.prod(t.shape[1:]))
-            tensors += [Tensor(f"flatten{i}/shape", (2,), "int32", data=np.array([1, size], np.int32)),
-                        Tensor(f"flatten{i}/output", (1, size), "int8", t.scale, t.zero_point)]
-            n = len(tensors)
-            ops.append(Operator("RESHAPE", (current, n - 2), (n - 1,), {"new_shape": None}))
-            current = n - 1
+            current = add_reshape(tensors, ops, f"flatten{i}", current,
+                                  (int(np.prod(tensors[current].shape[1:])),))
         elif isinstance(layer, Dense):
             w_q, w_s = symmetric_weights(layer.params["weight"].astype(np.float64),
                                          axis=0 if dense_per_channel else None, bits=bits, grid=grid)
