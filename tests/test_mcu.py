@@ -466,7 +466,7 @@ def test_mean_and_add_arena_heads_equal_tflite_micros(op, shape):
     tflm = tflm_arena_bytes(serialize_tflite(graph))
     est = estimate_model(graph, model_bytes=1)
     assert est.planned_bytes == tflm["head"]
-    assert abs(est.arena_bytes - tflm["total"]) <= 40  # the one-op graphs' tail, see persistent.py
+    assert abs(est.persistent_bytes - tflm["tail"]) <= 0.15 * tflm["tail"]  # see persistent.py
 
 
 def test_mean_costs_an_add_per_input_element_and_add_a_rescale_per_output():
@@ -477,7 +477,8 @@ def test_mean_costs_an_add_per_input_element_and_add_a_rescale_per_output():
 
 
 @pytest.mark.parametrize("name", ["single_fc", "tiny_conv", "tiny_embedding_conv",
-                                  "low_latency_conv", "conv", "ds_cnn"])
+                                  "low_latency_conv", "conv", "ds_cnn", "tc_resnet8",
+                                  "tc_resnet8_narrow"])
 def test_every_zoo_model_gets_an_estimate_whose_arena_is_tflite_micros(name):
     """The cost model covers every operator of every zoo model, and plans its arena like TFLM."""
     from tinykws.nn.zoo import build_model
