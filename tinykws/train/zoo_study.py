@@ -44,7 +44,7 @@ def zoo_study(spec, out: str | Path, config: TrainConfig, models=tuple(MODELS), 
                                 progress=progress, runner=runner)
         rows[name] = {**_accuracy(result), **measure(out / name / "fold-0")}
     table = {"data": spec.data, "words": list(spec.words), "folds": spec.folds,
-             "steps": config.steps, "models": rows}
+             "steps": config.steps, "features": config.features.describe(), "models": rows}
     write_json(out / "zoo.json", table)
     write_text(out / "zoo.md", format_table(table))
     from tinykws.plots.zoo import save_pareto
@@ -99,7 +99,7 @@ def format_table(table: dict) -> str:
 
     lines = [f"# Zoo: {', '.join(table['words'])} on `{table['data']}`", "",
              f"Speaker-disjoint {table['folds']}-fold cross-validation, {table['steps']} steps per "
-             "fold; balanced accuracy and false accepts pooled over every clip (95 % intervals); "
+             f"fold, {table.get('features', 'micro 30/20 ms, 40 bins, 16000 Hz, 1000 ms')} features; balanced accuracy and false accepts pooled over every clip (95 % intervals); "
              "size and device numbers of fold 0's model; MCU time estimated for a 64 MHz "
              "Cortex-M4 (reference kernels / CMSIS-NN); CPU time of our int8 runtime, one clip.", "",
              "| model | balanced (float) | balanced (int8) | false accepts (int8) | params | MACs | "
