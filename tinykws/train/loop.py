@@ -97,8 +97,9 @@ def train(pipeline, out_dir: str | Path, config: TrainConfig = TrainConfig(), *,
 
     out = Path(out_dir)
     spec = config.features
-    if getattr(pipeline, "spec", MICRO_DEFAULT) != spec:
-        raise TinyKWSError(f"the pipeline computes {pipeline.spec.describe()} features, the run "
+    computed = getattr(pipeline, "spec", MICRO_DEFAULT)  # a stand-in pipeline: micro features
+    if computed != spec:
+        raise TinyKWSError(f"the pipeline computes {computed.describe()} features, the run "
                            f"asks for {spec.describe()}")
     labels = list(pipeline.labels)
     pre = _pretrain_pipeline(pipeline, config)  # None without pre-training
