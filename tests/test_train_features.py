@@ -216,3 +216,11 @@ def test_micro_runs_keep_micro_speechs_settings_out_of_cv_settings():
     assert "features" not in settings_record(TrainConfig())
     assert settings_record(TrainConfig(features=MLPERF))["features"] == MLPERF.to_dict()
     assert TrainConfig().features == MICRO_DEFAULT
+
+
+def test_zoo_refuses_a_model_that_cannot_take_the_features_before_training(data, tmp_path, capsys):
+    out = tmp_path / "zoo"
+    assert main(["zoo", "--data", str(data), "--out", str(out), "--models", "single_fc,tiny_conv",
+                 "--features", "mlperf-mfcc", "--folds", "2", "--steps", "2", "--no-progress"]) == 2
+    _one_line_error(capsys, "tiny_conv is built for (49, 40, 1) inputs, not (49, 10, 1)")
+    assert not (out / "single_fc").exists()

@@ -122,8 +122,11 @@ def check_shares(args: argparse.Namespace) -> None:
             raise TinyKWSError(f"{flag} must be within [0, 100], got {value:g}")
 
 
-def config_from_args(args: argparse.Namespace, training_examples: int):
-    """The :class:`TrainConfig` the flags ask for (the recipe where they are silent)."""
+def config_from_args(args: argparse.Namespace, training_examples: int, check_model: bool = True):
+    """The :class:`TrainConfig` the flags ask for (the recipe where they are silent).
+
+    ``check_model``: refuse a model that cannot take the features (``zoo`` checks its own models).
+    """
     from tinykws.errors import TinyKWSError
     from tinykws.train.recipe import make_config, steps_for
 
@@ -140,7 +143,8 @@ def config_from_args(args: argparse.Namespace, training_examples: int):
         if args.model not in MODELS:
             raise TinyKWSError(f"unknown model {args.model!r}; the zoo has {', '.join(MODELS)}")
         overrides["model"] = args.model
-    check_model_takes(overrides.get("model", "tiny_conv"), overrides["features"])
+    if check_model:
+        check_model_takes(overrides.get("model", "tiny_conv"), overrides["features"])
     if args.pretrain_steps is not None:
         if args.pretrain_steps < 0:
             raise TinyKWSError("--pretrain-steps must not be negative")
