@@ -16,7 +16,8 @@ def register(subparsers) -> None:
         "(nRF52840, Cortex-M4F at 64 MHz, 1 MB flash, 256 KB RAM), with TensorFlow Lite Micro's "
         "reference or CMSIS-NN kernels: per-op MACs, cycles and ms; the tensor arena of TFLM's "
         "greedy planner; flash and RAM with the runtime; and a 1 s clip's preprocessing / "
-        "network / postprocessing time. Cycles are instruction counts; CMSIS-NN's two scales "
+        "network / postprocessing time (preprocessing: the micro frontend at the model's feature "
+        "settings; other feature modes have no MCU frontend and are not estimated). Cycles are instruction counts; CMSIS-NN's two scales "
         "are fitted on two published TFLM + CMSIS-NN measurements, the reference kernels' "
         "constants on none. --validate prints the estimate against every published point "
         "with its source, and the error on the points the fit did not use.")
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from tinykws.mcu.clip import clip_breakdown
     from tinykws.mcu.estimate import estimate_model
     from tinykws.mcu.report import format_estimate
+    from tinykws.tflite.feature_metadata import feature_spec_of
     from tinykws.tflite.reader import parse_tflite
 
     if args.validate:
@@ -63,17 +65,18 @@ def run(args: argparse.Namespace) -> int:
         raise TinyKWSError(f"model {path} does not exist")
     blob = path.read_bytes()
     graph = parse_tflite(blob, str(path))
+    spec = feature_spec_of(graph, str(path))  # sizes the frontend; other modes: not estimated
     labels = graph.tensors[graph.outputs[0]].shape[-1]
     libraries = ("reference", "cmsis-nn") if args.kernels == "both" else (args.kernels,)
     results = []
     for kernels in libraries:
         est = estimate_model(graph, kernels, args.clock_mhz * 1e6, model_bytes=len(blob),
                              core=args.core)
-        results.append((est, clip_breakdown(est.network_ms, est.clock_hz, labels)))
+        results.append((est, clip_breakdown(est.network_ms, est.clock_hz, labels, spec)))
     rows = validation_table()
     held_out = held_out_summary(rows)
     if args.json:
-        print(json.dumps({"model": str(path), "estimate": True, "held_out": [
+        print(json.dumps({"model": str(path), "estimate": True, "features": spec.to_dict(), "held_out": [
             {"name": r.point.name, "published_ms": r.point.published_ms,
              "estimated_ms": r.estimated_ms, "error_percent": r.error_percent}
             for r in rows if r.point.role == "held-out"], "estimates": [

@@ -24,6 +24,9 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_recipe_options(p: argparse.ArgumentParser) -> None:
+    from tinykws.cli.features import add_feature_arguments
+
+    add_feature_arguments(p)  # the model input: --features and TF's size flags
     p.add_argument("--model", metavar="NAME",
                    help="architecture from the zoo (tinykws.nn.zoo; default tiny_conv): "
                    "tiny_conv, single_fc, tiny_embedding_conv, low_latency_conv, conv, ds_cnn")
@@ -119,8 +122,11 @@ def check_shares(args: argparse.Namespace) -> None:
             raise TinyKWSError(f"{flag} must be within [0, 100], got {value:g}")
 
 
-def config_from_args(args: argparse.Namespace, training_examples: int):
-    """The :class:`TrainConfig` the flags ask for (the recipe where they are silent)."""
+def config_from_args(args: argparse.Namespace, training_examples: int, check_model: bool = True):
+    """The :class:`TrainConfig` the flags ask for (the recipe where they are silent).
+
+    ``check_model``: refuse a model that cannot take the features (``zoo`` checks its own models).
+    """
     from tinykws.errors import TinyKWSError
     from tinykws.train.recipe import make_config, steps_for
 
@@ -130,12 +136,15 @@ def config_from_args(args: argparse.Namespace, training_examples: int):
                  "augmentation": augmentation_from_args(args)}
     if args.weight_decay is not None:
         overrides["weight_decay"] = args.weight_decay
+    overrides["features"] = features_from_args(args)
     if args.model is not None:
         from tinykws.nn.zoo import MODELS
 
         if args.model not in MODELS:
             raise TinyKWSError(f"unknown model {args.model!r}; the zoo has {', '.join(MODELS)}")
         overrides["model"] = args.model
+    if check_model:
+        check_model_takes(overrides.get("model", "tiny_conv"), overrides["features"])
     if args.pretrain_steps is not None:
         if args.pretrain_steps < 0:
             raise TinyKWSError("--pretrain-steps must not be negative")
@@ -149,6 +158,24 @@ def config_from_args(args: argparse.Namespace, training_examples: int):
         boundaries=tuple(int(v) for v in parse_floats(args.lr_steps, "--lr-steps"))
         if args.lr and args.lr_steps else None,
         **overrides)
+
+
+def check_model_takes(model: str, spec) -> None:
+    """A one-line error, before any training, when ``model`` cannot take ``spec``'s input
+    (e.g. too few frames for its kernel, or tiny_conv on anything but 49 x 40)."""
+    import numpy as np
+
+    from tinykws.nn.zoo import build_model
+
+    build_model(model, 4, np.random.default_rng(0), (*spec.shape, 1))
+
+
+def features_from_args(args: argparse.Namespace):
+    """The :class:`FeatureSpec` of ``--features`` and the size flags (micro_speech's without them)."""
+    from tinykws.cli.features import feature_spec_from_args
+    from tinykws.features.spec import MICRO_DEFAULT
+
+    return feature_spec_from_args(args) or MICRO_DEFAULT
 
 
 def fold_spec_from_args(args: argparse.Namespace):

@@ -16,7 +16,7 @@ def register(subparsers) -> None:
         "disjoint cross-validation into OUT/<model>/ with the recipe and flags of 'tinykws cv', then "
         "measure fold 0's model: parameters, MACs, .tflite bytes, tflite-micro arena, estimated MCU "
         "time and our CPU time. Writes OUT/zoo.json, OUT/zoo.md and OUT/zoo_pareto.png. Rerun the "
-        "same command to resume.")
+        "same command to resume. --features and the size flags give every model the same input.")
     add_data_options(p)
     p.add_argument("--models", help="comma-separated zoo models (default: all)")
     p.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
@@ -28,7 +28,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinykws.cli.train_options import check_shares, config_from_args, fold_spec_from_args
+    from tinykws.cli.train_options import (check_model_takes, check_shares, config_from_args,
+                                           fold_spec_from_args)
     from tinykws.errors import TinyKWSError
     from tinykws.nn.zoo import MODELS
     from tinykws.train.zoo_study import format_table, zoo_study
@@ -42,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
         raise TinyKWSError(f"unknown model {unknown[0]!r}; the zoo has {', '.join(MODELS)}")
     spec = fold_spec_from_args(args)
     first = spec.index(0)  # validates the folder, words and fold count before training starts
-    config = config_from_args(args, len(first.splits["training"]))
+    config = config_from_args(args, len(first.splits["training"]), check_model=False)
+    for name in models:  # every model must take the features before the first one trains
+        check_model_takes(name, config.features)
     with contextlib.closing(runner_from_args(args)) as runner:  # each model's folds are its jobs
         table = zoo_study(spec, args.out, config, models, progress=not args.no_progress,
                           runner=runner)

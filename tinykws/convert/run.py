@@ -6,8 +6,6 @@ from pathlib import Path
 
 from tinykws.atomic import write_bytes, write_json, write_text
 from tinykws.convert.c_array import c_header, c_source
-from tinykws.features.model_input import float_to_int8_input
-from tinykws.features.spec import MICRO_DEFAULT, FeatureSpec
 from tinykws.quant.ptq import quantize_model
 
 MICRO_SPEECH_MODEL_BYTES = 18_712  # TensorFlow's micro_speech model, for comparison
@@ -26,7 +24,7 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     from tinykws.tflite.interpreters import check_against_tflm
     from tinykws.tflite.reader import parse_tflite
     from tinykws.tflite.writer import serialize_tflite
-    from tinykws.train.evaluate import calibration_set, open_run
+    from tinykws.train.evaluate import calibration_set, int8_model_input, open_run
     from tinykws.stats import mcnemar
     from tinykws.train.metrics import classification_report, predict
 
@@ -34,16 +32,14 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     model, meta, pipeline = open_run(run, data, resplit_salt)
     data = meta["data_dir"]
     calibration_x = calibration_set(pipeline, calibration)
-    # Training runs use the micro frontend today; a run that records other
-    # feature settings (meta "feature_spec") carries those into the model.
-    spec = FeatureSpec.from_dict(meta["feature_spec"]) if "feature_spec" in meta else MICRO_DEFAULT
-    graph = with_feature_spec(quantize_model(model, calibration_x,
-                                             dense_per_channel=dense_per_channel), spec)
+    spec = pipeline.spec  # the run's features (meta "feature_spec"), carried into the model
+    graph = with_feature_spec(quantize_model(model, calibration_x, dense_per_channel=dense_per_channel,
+                                             features=spec), spec)
     blob = serialize_tflite(graph)
     runtime = Int8Runtime(parse_tflite(blob, "model.tflite"))
     x, y = pipeline.split_arrays("testing")
     float_predicted = predict(model, x).argmax(1)  # (N,)
-    x_int8 = float_to_int8_input(x)  # (N, 49, 40, 1) int8
+    x_int8 = int8_model_input(graph, spec, x)  # (N, frames, width, 1) int8
     scores = runtime.run(x_int8)  # (N, K) int8
     int8_predicted = scores.argmax(1)  # (N,)
     reports = {kind: classification_report(p, y, meta["labels"], *pipeline.class_shares)
@@ -51,7 +47,8 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     out = Path(out)
     write_bytes(out / "model.tflite", blob)
     write_text(out / "model.cc", c_source(blob))
-    write_text(out / "model.h", c_header(spec))
+    inp = graph.tensors[graph.inputs[0]]
+    write_text(out / "model.h", c_header(spec, (inp.scale[0], inp.zero_point[0])))
     report = {
         "labels": meta["labels"], "data": str(data), "calibration_clips": calibration,
         "test_examples": int(len(y)),
@@ -62,6 +59,8 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
         "model_bytes": len(blob),
         "micro_speech_model_bytes": MICRO_SPEECH_MODEL_BYTES,
         "operators": [op.op for op in graph.operators],
+        "features": spec.to_dict(),
+        "input_quantization": {"scale": inp.scale[0], "zero_point": inp.zero_point[0]},
         "dense_weights": "per-channel" if dense_per_channel else "per-tensor",
         "tflm": check_against_tflm(blob, x_int8, ours=scores),
     }

@@ -12,6 +12,15 @@ example it does what TF's ``get_data`` does with ``--preprocess=micro``:
    10.0 / 256.0)``; 10/256 is exact in float32), with a channel axis:
    ``x: (N, 49, 40, 1)`` float32, NHWC.
 
+With another :class:`~tinykws.features.spec.FeatureSpec` (``spec=``), steps 3
+and 4 are that spec's float model input instead,
+:func:`tinykws.features.compute.features_batch` of the augmented int16 clips
+for the whole batch at once: ``x: (N, *spec.shape, 1)``, e.g. MLPerf Tiny's
+49 x 10 MFCCs. TF's own ``mfcc`` and ``average`` modes feed the spectrogram
+the float mix before any int16 rounding; here every mode sees the int16
+samples (``/ 32768``), as a device and ``tinykws infer`` do. Augmentation
+stays in the audio domain, the same for every spec.
+
 Training batches pick each example with the split's sampler
 (:mod:`tinykws.data.sampling`): for the official layout uniformly with
 replacement, as TF's ``np.random.randint(len(candidates))``; for a training
@@ -28,6 +37,7 @@ draws are still made example by example, in TF's order), bit-identical to
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Sequence
 
 import numpy as np
@@ -37,33 +47,49 @@ from tinykws.audio import fit_length, load_wav, to_int16
 from tinykws.data import augment
 from tinykws.data.sampling import training_sampler
 from tinykws.data.speech_commands import CLIP_SAMPLES, SPLITS, DatasetIndex, Example
+from tinykws.errors import TinyKWSError
 from tinykws.features.model_input import FLOAT_SCALE as MICRO_FLOAT_SCALE  # uint16 -> float input
+from tinykws.features.spec import MICRO_DEFAULT, FeatureSpec
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]  # (N, n) int16 -> (N, frames, channels) uint16
 
 
-def micro_features(samples: np.ndarray) -> np.ndarray:
-    """The default feature function: the TFLite-Micro frontend with its default settings."""
+def micro_features(samples: np.ndarray, config=None) -> np.ndarray:
+    """The default feature function: the TFLite-Micro frontend (its default settings unless given)."""
     from tinykws.features.micro_frontend import MicroFrontendConfig, micro_features_batch
 
-    return micro_features_batch(samples, MicroFrontendConfig())
+    return micro_features_batch(samples, MicroFrontendConfig() if config is None else config)
 
 
 class FeaturePipeline:
     """Model inputs for the splits of a :class:`DatasetIndex`.
 
-    ``features`` maps int16 waveforms ``(N, 16000)`` to uint16 features
-    ``(N, frames, channels)``; by default the micro frontend.
+    ``spec`` says which features the model takes (micro_speech's by default).
+    For a ``micro`` spec, ``features`` maps int16 waveforms ``(N, 16000)`` to
+    uint16 features ``(N, frames, channels)``; by default the micro frontend
+    at the spec's settings. The other modes compute ``spec``'s float input
+    themselves (``features`` must be None). The clips are 1 s at 16 kHz, so
+    a spec of another clip length or sample rate is refused.
     ``augmentation`` holds the training-time settings (by default TF's
     ``train.py`` flags ``--time_shift_ms``, ``--background_frequency``,
     ``--background_volume``); a training run sets it from its config.
     """
 
     def __init__(self, index: DatasetIndex, features: FeatureFunction | None = None, *,
+                 spec: FeatureSpec = MICRO_DEFAULT,
                  augmentation: augment.Augmentation = augment.TF_AUGMENTATION,
                  batch_chunk: int = 256):
+        if spec.desired_samples != CLIP_SAMPLES or spec.sample_rate != 16000:
+            raise TinyKWSError(f"the training data are 1 s clips at 16 kHz; features of "
+                               f"{spec.describe()} cannot be trained on them")
+        if spec.mode != "micro" and features is not None:
+            raise ValueError("a feature function replaces the micro frontend only")
         self.index = index
-        self.features = micro_features if features is None else features
+        self.spec = spec
+        if features is None and spec.mode == "micro":
+            features = micro_features if spec == MICRO_DEFAULT else partial(
+                micro_features, config=spec.micro_config())
+        self.features = features  # None: spec's own float features (features_batch)
         self.augmentation = augmentation
         self.batch_chunk = int(batch_chunk)  # examples per call of `features` in split_arrays
         self._background_lengths = tuple(len(b) for b in index.background)
@@ -159,13 +185,17 @@ class FeaturePipeline:
 
     def model_input(self, audio: np.ndarray) -> np.ndarray:
         """int16 waveforms ``(N, n)`` -> float model input ``(N, frames, channels, 1)``."""
+        if self.features is None:  # a spec that is not micro: its float input, whole batch at once
+            from tinykws.features.compute import features_batch
+
+            return features_batch(audio, self.spec)[..., np.newaxis]  # (N, F, W, 1) float32
         u16 = np.asarray(self.features(audio))  # (N, frames, channels) uint16
         if u16.ndim != 3 or len(u16) != len(audio):
             raise ValueError(f"features returned shape {u16.shape} for {len(audio)} clips")
         return (u16.astype(np.float32) * MICRO_FLOAT_SCALE)[..., np.newaxis]  # (N, F, C, 1) float32
 
     def training_batch(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """A random augmented batch: ``x (N, 49, 40, 1)`` float32, ``y (N,)`` int64."""
+        """A random augmented batch: ``x (N, 49, 40, 1)`` float32 (``spec.shape``), ``y (N,)`` int64."""
         audio, labels = self.training_audio(batch_size, rng)
         x = self.model_input(audio)  # (N, F, C, 1) float32
         a = self.augmentation
@@ -175,7 +205,7 @@ class FeaturePipeline:
         return x, labels
 
     def split_arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        """The whole split, deterministic: ``x (N, 49, 40, 1)`` float32, ``y (N,)`` int64.
+        """The whole split, deterministic: ``x (N, 49, 40, 1)`` float32 (``spec.shape``), ``y (N,)`` int64.
 
         Computed on the first call and kept; later calls return the same arrays
         (treat them as read-only).

@@ -29,19 +29,19 @@ def average_bins(spectrogram: np.ndarray, width: int) -> np.ndarray:
 
     Parameters
     ----------
-    spectrogram : (frames, K) power spectrogram.
+    spectrogram : (frames, K) power spectrogram, or a batch ``(N, frames, K)``.
     width : bins per group (``FeatureSpec.average_width``).
 
     Returns
     -------
-    (frames, ceil(K / width)) float32.
+    (frames, ceil(K / width)) float32 (``(N, frames, ...)`` for a batch).
     """
-    power = np.asarray(spectrogram, dtype=np.float64)  # (T, K)
-    k = power.shape[1]
+    power = np.asarray(spectrogram, dtype=np.float64)  # (..., T, K)
+    k = power.shape[-1]
     out = -(-k // width)  # ceil(K / width)
     before = (out * width - k) // 2  # 'SAME' padding in front
     # Group i covers padded positions [i w, (i + 1) w): real bins cut to [0, K).
     starts = np.maximum(np.arange(out) * width - before, 0)  # (out,)
     ends = np.minimum(np.arange(1, out + 1) * width - before, k)  # (out,) exclusive
-    sums = np.add.reduceat(power, starts, axis=1)  # (T, out)
+    sums = np.add.reduceat(power, starts, axis=-1)  # (..., T, out)
     return (sums / (ends - starts)).astype(np.float32)

@@ -14,7 +14,9 @@ Tiny's ``get_dataset.py``) feeds it:
 - ``mlperf-mfcc``: MLPerf Tiny's ``tf.signal`` MFCCs.
 
 The result is ``spec.shape`` = ``(frames, width)`` float32 in every mode.
-:func:`int8_features` is the int8 input of a quantized model.
+:func:`features_batch` does the same for a batch of int16 clips (training),
+:func:`int8_features` is the int8 input of a quantized model and
+:func:`quantize_features` its last step, for features already computed.
 """
 
 from __future__ import annotations
@@ -51,6 +53,41 @@ def compute_features(waveform: np.ndarray, spec: FeatureSpec = MICRO_DEFAULT) ->
     return average_bins(power, spec.average_width)
 
 
+def features_batch(samples: np.ndarray, spec: FeatureSpec = MICRO_DEFAULT) -> np.ndarray:
+    """Features of int16 clips ``(N, spec.desired_samples)``: ``(N, frames, width)`` float32.
+
+    Each clip's features are :func:`compute_features` of ``samples / 32768``
+    (what :func:`tinykws.audio.load_wav` makes of a 16-bit file), bit for
+    bit: the micro frontend runs its batch kernel, the other modes go
+    through the same NumPy code with a batch axis in front (every FFT,
+    product and sum is done row by row, as for one clip).
+    """
+    samples = np.asarray(samples, np.int16)  # (N, desired)
+    if samples.ndim != 2 or samples.shape[1] != spec.desired_samples:
+        raise ValueError(f"need clips (N, {spec.desired_samples}), got {samples.shape}")
+    if spec.mode == "micro":
+        from tinykws.features.micro_frontend import micro_features_batch
+        from tinykws.features.model_input import to_float_model_input
+
+        return to_float_model_input(micro_features_batch(samples, spec.micro_config()))
+    x = samples.astype(np.float32) / np.float32(32768)  # (N, desired), exact
+    if spec.mode == "mlperf-mfcc":
+        from tinykws.features.mlperf_mfcc import mlperf_mfcc
+
+        return mlperf_mfcc(x, spec.sample_rate, spec.desired_samples, spec.window_samples,
+                           spec.stride_samples, spec.bins)
+    from tinykws.features.tf_spectrogram import audio_spectrogram
+
+    power = audio_spectrogram(x, spec.window_samples, spec.stride_samples)  # (N, T, fft_bins)
+    if spec.mode == "mfcc":
+        from tinykws.features.tf_mfcc import mfcc
+
+        return mfcc(power, spec.sample_rate, spec.bins)
+    from tinykws.features.average import average_bins
+
+    return average_bins(power, spec.average_width)
+
+
 def int8_features(waveform: np.ndarray, spec: FeatureSpec, scale: float, zero_point: int) -> np.ndarray:
     """The int8 input ``spec.shape`` of a model whose input tensor has ``scale``, ``zero_point``.
 
@@ -64,9 +101,18 @@ def int8_features(waveform: np.ndarray, spec: FeatureSpec, scale: float, zero_po
     (``TfLiteRound`` in the reference ``AffineQuantize``), of ``x / scale``
     in float32.
     """
+    return quantize_features(compute_features(waveform, spec), spec, scale, zero_point)
+
+
+def quantize_features(x: np.ndarray, spec: FeatureSpec, scale: float, zero_point: int) -> np.ndarray:
+    """Float features of ``spec`` (any shape) -> the int8 input :func:`int8_features` gives.
+
+    For features computed already (a pipeline's evaluation arrays), so that
+    a batch is quantized by the same rule as one clip.
+    """
     from tinykws.features.model_input import float_to_int8_input
 
-    x = compute_features(waveform, spec)  # (frames, width) float32
+    x = np.asarray(x, np.float32)
     if spec.mode == "micro":
         return float_to_int8_input(x)
     q = (x / np.float32(scale)).astype(np.float64)  # float32 division, as the kernel's

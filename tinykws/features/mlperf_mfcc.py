@@ -63,21 +63,28 @@ def linear_to_mel_weight_matrix(num_mel_bins: int, num_spectrogram_bins: int, sa
 
 
 def normalise_peak(samples: np.ndarray, desired_samples: int) -> np.ndarray:
-    """``wav / reduce_max(wav)`` then zero padding to ``desired_samples``, float64 ``(desired,)``."""
-    x = np.asarray(samples, dtype=np.float32).astype(np.float64)[:desired_samples]
-    peak = x.max() if len(x) else 0.0
-    if peak != 0:
-        x = x / peak
-    return np.pad(x, (0, desired_samples - len(x)))
+    """``wav / reduce_max(wav)`` then zero padding to ``desired_samples``, float64 ``(desired,)``.
+
+    A batch ``(N, n)`` is normalised clip by clip: ``(N, desired)``.
+    """
+    x = np.asarray(samples, dtype=np.float32).astype(np.float64)[..., :desired_samples]
+    if x.shape[-1]:
+        peak = x.max(axis=-1, keepdims=True)  # (..., 1)
+        x = x / np.where(peak != 0, peak, 1.0)  # an all-zero clip stays zero
+    pad = [(0, 0)] * (x.ndim - 1) + [(0, desired_samples - x.shape[-1])]
+    return np.pad(x, pad)
 
 
 def mlperf_mfcc(samples: np.ndarray, sample_rate: int = 16000, desired_samples: int = 16000,
                 window: int = 480, stride: int = 320, coefficients: int = 10) -> np.ndarray:
-    """MLPerf Tiny's MFCCs of one clip, ``(frames, coefficients)`` float32 (49 x 10 by default)."""
-    x = normalise_peak(samples, desired_samples)  # (desired,)
-    magnitude = np.abs(stft(x, window, stride))  # (T, fft/2+1): tf.abs, not squared
-    mel_matrix = linear_to_mel_weight_matrix(MEL_BINS, magnitude.shape[1], sample_rate,
+    """MLPerf Tiny's MFCCs of one clip, ``(frames, coefficients)`` float32 (49 x 10 by default).
+
+    A batch of clips ``(N, n)`` gives ``(N, frames, coefficients)``, each clip as alone.
+    """
+    x = normalise_peak(samples, desired_samples)  # (..., desired)
+    magnitude = np.abs(stft(x, window, stride))  # (..., T, fft/2+1): tf.abs, not squared
+    mel_matrix = linear_to_mel_weight_matrix(MEL_BINS, magnitude.shape[-1], sample_rate,
                                              LOWER_HZ, UPPER_HZ)  # (fft/2+1, 40)
-    log_mel = np.log(magnitude @ mel_matrix + LOG_OFFSET)  # (T, 40)
+    log_mel = np.log(magnitude @ mel_matrix + LOG_OFFSET)  # (..., T, 40)
     # The same DCT-II scaling as TF's mfcc op, sqrt(2/N) for every k.
-    return (log_mel @ dct_matrix(coefficients, MEL_BINS).T).astype(np.float32)  # (T, coefficients)
+    return (log_mel @ dct_matrix(coefficients, MEL_BINS).T).astype(np.float32)  # (..., T, coefficients)

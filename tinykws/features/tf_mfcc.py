@@ -106,16 +106,17 @@ def mfcc(spectrogram: np.ndarray, sample_rate: int, dct_coefficient_count: int =
 
     Parameters
     ----------
-    spectrogram : (frames, K) float32 from ``audio_spectrogram(..., magnitude_squared=True)``.
+    spectrogram : (frames, K) float32 from ``audio_spectrogram(..., magnitude_squared=True)``,
+        or a batch ``(N, frames, K)`` (frame by frame, the same values).
     sample_rate : Hz, of the audio the spectrogram came from.
     dct_coefficient_count : at most the 40 filterbank channels.
 
     Returns
     -------
-    (frames, dct_coefficient_count) float32.
+    (frames, dct_coefficient_count) float32 (``(N, frames, ...)`` for a batch).
     """
-    power = np.asarray(spectrogram, dtype=np.float32).astype(np.float64)  # (T, K)
-    bank = mel_filterbank(power.shape[1], sample_rate)
-    mel = np.sqrt(power) @ bank.matrix().T  # (T, 40): the op sums magnitudes
-    log_mel = np.log(np.maximum(mel, FLOOR))  # (T, 40)
-    return (log_mel @ dct_matrix(dct_coefficient_count).T).astype(np.float32)  # (T, n_mfcc)
+    power = np.asarray(spectrogram, dtype=np.float32).astype(np.float64)  # (..., T, K)
+    bank = mel_filterbank(power.shape[-1], sample_rate)
+    mel = np.sqrt(power) @ bank.matrix().T  # (..., T, 40): the op sums magnitudes
+    log_mel = np.log(np.maximum(mel, FLOOR))  # (..., T, 40)
+    return (log_mel @ dct_matrix(dct_coefficient_count).T).astype(np.float32)  # (..., T, n_mfcc)

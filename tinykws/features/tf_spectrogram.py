@@ -39,13 +39,16 @@ def stft(samples: np.ndarray, window: int, stride: int) -> np.ndarray:
 
     The framing both ``audio_spectrogram`` and ``tf.signal.stft`` (with
     ``pad_end=False``, ``fft_length=None`` and ``tf.signal.hann_window``) use.
-    Returns ``(frames, next_pow2(window) // 2 + 1)`` complex128.
+    Returns ``(frames, next_pow2(window) // 2 + 1)`` complex128. A batch of
+    clips ``(N, n)`` gives ``(N, frames, bins)``: each clip's rows are the
+    ones it gives alone (the FFT runs row by row).
     """
-    x = np.asarray(samples, dtype=np.float32).astype(np.float64)  # (n,)
-    n_frames = 0 if len(x) < window else 1 + (len(x) - window) // stride
+    x = np.asarray(samples, dtype=np.float32).astype(np.float64)  # (..., n)
+    n = x.shape[-1]
+    n_frames = 0 if n < window else 1 + (n - window) // stride
     starts = np.arange(n_frames) * stride  # (T,)
-    frames = x[starts[:, None] + np.arange(window)[None, :]]  # (T, window)
-    return np.fft.rfft(frames * periodic_hann(window), n=next_power_of_two(window), axis=1)
+    frames = x[..., starts[:, None] + np.arange(window)[None, :]]  # (..., T, window)
+    return np.fft.rfft(frames * periodic_hann(window), n=next_power_of_two(window), axis=-1)
 
 
 def audio_spectrogram(samples: np.ndarray, window: int, stride: int) -> np.ndarray:
@@ -53,13 +56,15 @@ def audio_spectrogram(samples: np.ndarray, window: int, stride: int) -> np.ndarr
 
     Parameters
     ----------
-    samples : (n,) float waveform (cast to float32 first, as the op's input).
+    samples : (n,) float waveform (cast to float32 first, as the op's input),
+        or a batch ``(N, n)``.
     window, stride : in samples (TF: ``window_size``, ``stride``).
 
     Returns
     -------
-    (frames, next_pow2(window) // 2 + 1) float32, ``|FFT(frame * hann)|^2``.
+    (frames, next_pow2(window) // 2 + 1) float32, ``|FFT(frame * hann)|^2``
+    (``(N, frames, bins)`` for a batch).
     """
-    spectrum = stft(samples, window, stride)  # (T, fft/2+1) complex128
-    power = spectrum.real ** 2 + spectrum.imag ** 2  # (T, fft/2+1) float64
+    spectrum = stft(samples, window, stride)  # (..., T, fft/2+1) complex128
+    power = spectrum.real ** 2 + spectrum.imag ** 2  # (..., T, fft/2+1) float64
     return power.astype(np.float32)

@@ -22,6 +22,13 @@ report prints it: ``Beichen-Ma/ArduinoTinyML``, ``README.md``, preprocessing
 point checks nothing; a different FFT size or channel count is an
 extrapolation.
 
+Other micro frontend settings (a model's :class:`~tinykws.features.spec.FeatureSpec`)
+size the same formula: their frames, window, FFT length and channels. The
+other feature modes (TF's ``mfcc`` and ``average``, MLPerf Tiny's MFCCs) have
+no MCU frontend here: TFLM ships only the micro frontend, and those are float
+pipelines nobody has measured on this board, so their preprocessing is *not
+estimated* (``preprocess_ms`` is None, with the reason) rather than guessed.
+
 **Postprocessing**: micro_speech's ``RecognizeCommands``: push the scores,
 drop results older than its 1000 ms averaging window and average the rest,
 about ``800 + 6 * queue * labels`` cycles, ``queue`` being the results that
@@ -67,19 +74,33 @@ class ClipBreakdown:
 
     clock_hz: float
     frames: int
-    preprocess_ms: float
+    preprocess_ms: float | None  # None: not estimated (preprocess_note says why)
     network_ms: float
     postprocess_ms: float
+    preprocess_note: str = ""
 
     @property
     def total_ms(self) -> float:
-        return self.preprocess_ms + self.network_ms + self.postprocess_ms
+        """The stages' sum (without preprocessing when it is not estimated)."""
+        return (self.preprocess_ms or 0.0) + self.network_ms + self.postprocess_ms
 
 
-def clip_breakdown(network_ms: float, clock_hz: float, labels: int) -> ClipBreakdown:
-    """The three stages of one decision, given the network's estimated time."""
-    frames = frames_per_clip()
-    pre_ms = 1e3 * frames * frontend_cycles_per_frame() / clock_hz
-    queue = max(1, int(AVERAGE_WINDOW_MS // (pre_ms + network_ms)))
+def clip_breakdown(network_ms: float, clock_hz: float, labels: int, spec=None) -> ClipBreakdown:
+    """The three stages of one decision, given the network's estimated time.
+
+    ``spec``: the model's features (micro_speech's by default; see the module doc).
+    """
+    from tinykws.features.spec import MICRO_DEFAULT, next_power_of_two
+
+    spec = MICRO_DEFAULT if spec is None else spec
+    if spec.mode == "micro":
+        frames = spec.frames
+        per_frame = frontend_cycles_per_frame(next_power_of_two(spec.window_samples), spec.bins,
+                                              spec.window_samples)
+        pre_ms, note = 1e3 * frames * per_frame / clock_hz, ""
+    else:
+        frames, pre_ms = spec.frames, None
+        note = f"no MCU frontend for {spec.mode} features (TFLM has only the micro frontend)"
+    queue = max(1, int(AVERAGE_WINDOW_MS // ((pre_ms or 0.0) + network_ms)))
     post_ms = 1e3 * postprocess_cycles(queue, labels) / clock_hz
-    return ClipBreakdown(float(clock_hz), frames, pre_ms, network_ms, post_ms)
+    return ClipBreakdown(float(clock_hz), frames, pre_ms, network_ms, post_ms, note)

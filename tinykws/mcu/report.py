@@ -32,9 +32,11 @@ def format_estimate(est: McuEstimate, clip: ClipBreakdown, held_out: str = "") -
         f"{est.runtime_flash_bytes:,}): {est.flash_percent:.1f} % of the Nano's 1 MB",
         f"RAM    {est.ram_bytes:>9,} B  (arena + runtime {est.runtime_ram_bytes:,}): "
         f"{est.ram_percent:.1f} % of the Nano's 256 KB",
-        f"per 1 s clip: preprocessing {clip.preprocess_ms:.1f} ms ({clip.frames} frames), "
-        f"network {clip.network_ms:.1f} ms, postprocessing {clip.postprocess_ms:.2f} ms, "
-        f"total {clip.total_ms:.1f} ms",
+        f"per 1 s clip: preprocessing "
+        + (f"{clip.preprocess_ms:.1f} ms" if clip.preprocess_ms is not None else "not estimated")
+        + f" ({clip.frames} frames), network {clip.network_ms:.1f} ms, postprocessing "
+        f"{clip.postprocess_ms:.2f} ms, total {clip.total_ms:.1f} ms"
+        + ("" if clip.preprocess_ms is not None else f" without preprocessing: {clip.preprocess_note}"),
         "assumptions:",
         *(f"  - {a}" for a in est.assumptions),
     ]

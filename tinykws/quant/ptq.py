@@ -7,9 +7,12 @@ quantization spec):
   range measured on a representative set (calibration): ``s = (max - min) /
   255``, ``z = round(-128 - min / s)``, the range widened to include 0 so that
   0 is exact. A ReLU output has ``min = 0`` and so ``z = -128``.
-- **the model input** takes micro_speech's feature quantization, ``s = 26/256``,
-  ``z = -128`` (:mod:`tinykws.features.model_input`), so the model drops into
-  the micro_speech sketch unchanged.
+- **the model input** of micro features takes micro_speech's feature
+  quantization, ``s = 26/256``, ``z = -128`` (:mod:`tinykws.features.model_input`),
+  so the model drops into the micro_speech sketch unchanged; the input of the
+  other feature modes (``features``, a FeatureSpec) is quantized per tensor
+  from the calibration inputs' range, asymmetric int8 as above, as TFLite's
+  converter does with a representative data set.
 - **convolution weights**: int8 symmetric per output channel, ``s_c = max|w_c|
   / 127``, ``z = 0``; **dense weights**: int8 symmetric per tensor (or per
   output row, ``dense_per_channel``). ``grid="full-range"`` swaps in the
@@ -37,6 +40,7 @@ import numpy as np
 
 from tinykws.convert.depthwise import conv_as_depthwise
 from tinykws.features.model_input import INT8_SCALE, INT8_ZERO_POINT
+from tinykws.features.spec import MICRO_DEFAULT, FeatureSpec
 from tinykws.nn.batch_norm import fold_batch_norms
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
@@ -116,10 +120,21 @@ def add_reshape(tensors: list[Tensor], ops: list[Operator], name: str, current: 
     return n - 1
 
 
+def input_quantization(features: FeatureSpec, calibration_x: np.ndarray | None) -> tuple[float, int]:
+    """``(scale, zero_point)`` of the model input: micro_speech's fixed 26/256, -128 for micro
+    features (the sketch hard-codes it), else the calibration inputs' range, 8-bit asymmetric."""
+    if features.mode == "micro":
+        return INT8_SCALE, INT8_ZERO_POINT
+    if calibration_x is None:
+        raise ValueError(f"{features.mode} inputs are quantized from calibration_x: give it")
+    return asymmetric_params(float(np.min(calibration_x)), float(np.max(calibration_x)), 8)
+
+
 def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, softmax: bool = True,
                    single_channel_as_depthwise: bool = True, bits: int = 8,
                    ranges: list[tuple[float, float]] | None = None,
-                   dense_per_channel: bool = False, grid: str = "tflite") -> Graph:
+                   dense_per_channel: bool = False, grid: str = "tflite",
+                   features: FeatureSpec = MICRO_DEFAULT) -> Graph:
     """Build the int8 TFLite :class:`Graph` of ``model`` (conv/ReLU/dropout/flatten/dense).
 
     Activation ranges come from ``calibration_x`` (post-training
@@ -128,7 +143,8 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
     ``bits < 8`` puts weights and activations on ``bits``-bit grids held in
     int8 (for the quantization study; run such a graph with
     ``Int8Runtime(graph, activation_bits=bits)`` so activations stay on
-    their grid). The input keeps micro_speech's 8-bit quantization.
+    their grid). The input stays 8-bit: micro_speech's quantization for micro
+    ``features``, the calibration inputs' range for the other modes.
 
     ``dense_per_channel`` gives each dense output row its own weight scale
     (TensorFlow 2.21's converter does by default; micro_speech's model and
@@ -139,15 +155,16 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
         raise ValueError(f"bits must be between 2 and 8, not {bits}")
     check_grid(grid)
     model = Sequential(fold_batch_norms(model.layers), model.input_shape)
+    in_scale, in_zp = input_quantization(features, calibration_x)
     if ranges is None:
         if calibration_x is None:
             raise ValueError("give calibration_x or ranges")
         ranges = calibrate(model, calibration_x)
     ranges = iter(ranges)
-    tensors: list[Tensor] = [Tensor("input", (1, *model.input_shape), "int8", (INT8_SCALE,),
-                                    (INT8_ZERO_POINT,))]
+    tensors: list[Tensor] = [Tensor("input", (1, *model.input_shape), "int8", (in_scale,),
+                                    (in_zp,))]
     ops: list[Operator] = []
-    current, scale = 0, INT8_SCALE  # tensor index and scale of the running activation
+    current, scale = 0, in_scale  # tensor index and scale of the running activation
     layers = model.layers
     for i, layer in enumerate(layers):
         fused_relu = i + 1 < len(layers) and isinstance(layers[i + 1], ReLU)

@@ -28,6 +28,7 @@ import numpy as np
 from tinykws.errors import TinyKWSError
 from tinykws.features.micro_frontend import MicroFrontendConfig
 from tinykws.features.model_input import to_int8_model_input
+from tinykws.features.spec import MICRO_DEFAULT
 
 WINDOW_FRAMES = 49  # micro_speech's kFeatureSliceCount
 
@@ -123,5 +124,8 @@ def int8_model_of_run(run, data: str | None = None, resplit_salt: str | None = N
     from tinykws.train.evaluate import calibration_set, open_run
 
     model, meta, pipeline = open_run(run, data, resplit_salt)
+    if pipeline.spec != MICRO_DEFAULT:
+        raise TinyKWSError(f"{run}: the device stream runs micro_speech's frontend; this run was "
+                           f"trained on {pipeline.spec.describe()} features")
     graph = quantize_model(model, calibration_set(pipeline, calibration))
     return serialize_tflite(graph), list(meta["labels"]), pipeline

@@ -22,7 +22,8 @@ import numpy as np
 
 from tinykws.atomic import save_npz
 from tinykws.errors import TinyKWSError
-from tinykws.nn.model import TINY_CONV_INPUT, Sequential, from_spec
+from tinykws.features.spec import MICRO_DEFAULT, FeatureSpec
+from tinykws.nn.model import Sequential, from_spec
 
 FORMAT = "tinykws-checkpoint-1"
 MAX_NPZ_BYTES = 256 * 2**20  # a TinyConv checkpoint is about 70 kB
@@ -95,15 +96,16 @@ def load_checkpoint(path: str | Path) -> tuple[Sequential, dict, dict[str, np.nd
         raise TinyKWSError(f"{path} is not a tinykws checkpoint (meta is not a JSON object)")
     if meta.get("format") != FORMAT:
         raise TinyKWSError(f"{path} is not a tinykws checkpoint (format {meta.get('format')!r})")
+    input_shape = (*feature_spec_of_meta(meta, path).shape, 1)  # (frames, width, 1)
     try:
         model = from_spec(meta["model"])
         model.load_parameters({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
         _load_states(model, {k[6:]: v for k, v in arrays.items() if k.startswith("state/")})
-        if model.input_shape != TINY_CONV_INPUT:
+        if tuple(model.input_shape) != input_shape:
             raise ValueError(f"it takes {model.input_shape} inputs, the features are "
-                             f"{TINY_CONV_INPUT}")
+                             f"{input_shape}")
         # One pass over a blank input proves the layers fit one another (shapes, strides).
-        outputs = model.forward(np.zeros((1, *TINY_CONV_INPUT), np.float32)).shape[-1]
+        outputs = model.forward(np.zeros((1, *input_shape), np.float32)).shape[-1]
     except (KeyError, IndexError, AttributeError, ValueError, TypeError, ZeroDivisionError,
             MemoryError) as exc:  # MemoryError: a spec with absurd layer sizes
         raise TinyKWSError(f"checkpoint {path} does not match its architecture: "
@@ -115,6 +117,20 @@ def load_checkpoint(path: str | Path) -> tuple[Sequential, dict, dict[str, np.nd
                            f"model's {outputs} outputs")
     optim = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
     return model, meta, optim
+
+
+def feature_spec_of_meta(meta: dict, path: str | Path = "checkpoint") -> FeatureSpec:
+    """The features a checkpoint's model takes (``meta["feature_spec"]``); micro_speech's for
+    checkpoints from before the feature modes. An unreadable entry is a TinyKWSError."""
+    settings = meta.get("feature_spec")
+    if settings is None:
+        return MICRO_DEFAULT
+    try:
+        if not isinstance(settings, dict):
+            raise TypeError("not a JSON object")
+        return FeatureSpec.from_dict(settings)
+    except (TinyKWSError, TypeError) as exc:
+        raise TinyKWSError(f"checkpoint {path}: unreadable feature settings: {exc!s:.120}") from None
 
 
 def _load_states(model: Sequential, states: dict[str, np.ndarray]) -> None:

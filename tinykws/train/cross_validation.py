@@ -42,7 +42,7 @@ from tinykws.data.speech_commands import TF_SHARE_PERCENTAGE
 from tinykws.errors import TinyKWSError
 from tinykws.resume import load_partial
 from tinykws.stats import mcnemar
-from tinykws.train.loop import TrainConfig, train
+from tinykws.train.loop import TrainConfig, settings_record, train
 from tinykws.train.metrics import classification_report, predict
 
 CALIBRATION_CLIPS = 200  # or the whole training split when it is smaller (at least 100)
@@ -93,7 +93,7 @@ def cross_validate(spec: FoldSpec, out: str | Path, config: TrainConfig = TrainC
     for k, index in enumerate(indexes):  # every fold is checked before anything is written
         check_fold(index, k)
     out = Path(out)
-    settings = {"folds": asdict(spec), "config": asdict(config), "int8": int8}
+    settings = {"folds": asdict(spec), "config": settings_record(config), "int8": int8}
     result = load_partial(out / "cv.json", settings, {"fold_reports": {}})
     out.mkdir(parents=True, exist_ok=True)
     inner = progress and getattr(runner, "workers", 1) == 1  # a fold's own progress, in a serial run
@@ -121,7 +121,7 @@ def _run_fold(spec: FoldSpec, k: int, index, run: Path, config: TrainConfig, int
     from tinykws.train.checkpoint import load_checkpoint
     from tinykws.train.evaluate import run_data_info
 
-    pipeline = FeaturePipeline(index)
+    pipeline = FeaturePipeline(index, spec=config.features)
     info = run_data_info(spec.data, pipeline, spec.salt, folds=spec.folds, fold=k)
     if progress:
         print(f"fold {k + 1} of {spec.folds}: {info['examples']['training']} training, "
@@ -143,15 +143,16 @@ def int8_graph(model, pipeline):
     from tinykws.train.evaluate import calibration_set
 
     clips = min(CALIBRATION_CLIPS, pipeline.split_size("training"))
-    return quantize_model(model, calibration_set(pipeline, clips))
+    return quantize_model(model, calibration_set(pipeline, clips), features=pipeline.spec)
 
 
 def _int8_predictions(model, pipeline, x: np.ndarray) -> np.ndarray:
     """Argmax of the full-int8 PTQ model (calibrated on training clips) run with integer arithmetic."""
-    from tinykws.features.model_input import float_to_int8_input
     from tinykws.int8.runtime import Int8Runtime
+    from tinykws.train.evaluate import int8_model_input
 
-    return Int8Runtime(int8_graph(model, pipeline)).run(float_to_int8_input(x)).argmax(1)  # (N,)
+    graph = int8_graph(model, pipeline)
+    return Int8Runtime(graph).run(int8_model_input(graph, pipeline.spec, x)).argmax(1)  # (N,)
 
 
 def _pooled(out: Path, spec: FoldSpec, indexes, int8: bool, fold_reports: dict) -> dict:
@@ -195,7 +196,7 @@ def accepted_by_word(predicted: np.ndarray, labels: np.ndarray, words: list[str]
 def _operating(out: Path, spec: FoldSpec, indexes, int8: bool, target: float) -> dict:
     """The recall / false-accept curve of the pooled test folds, and the calibrated models' reports."""
     from tinykws.data.pipeline import FeaturePipeline
-    from tinykws.train.checkpoint import load_checkpoint
+    from tinykws.train.checkpoint import feature_spec_of_meta, load_checkpoint
     from tinykws.train.operating_point import (bias_for_false_accepts, operating_curve,
                                                shifted_predictions, with_unknown_bias)
 
@@ -204,8 +205,8 @@ def _operating(out: Path, spec: FoldSpec, indexes, int8: bool, target: float) ->
     test_logits, test_y, biases = [], [], []
     calibrated = {"float": [], "int8": []}
     for k, index in enumerate(indexes):
-        model, _, _ = load_checkpoint(out / f"fold-{k}" / "model.npz")
-        pipeline = FeaturePipeline(index)
+        model, meta, _ = load_checkpoint(out / f"fold-{k}" / "model.npz")
+        pipeline = FeaturePipeline(index, spec=feature_spec_of_meta(meta))
         x_val, y_val = pipeline.split_arrays("validation")
         x, y = pipeline.split_arrays("testing")
         logits = predict(model, x)  # (N, K)

@@ -14,7 +14,7 @@ def evaluate_run(run_path: str, data: str, split: str = "testing", resplit_salt:
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.data.speech_commands import index_speech_commands
     from tinykws.errors import TinyKWSError
-    from tinykws.train.checkpoint import load_checkpoint
+    from tinykws.train.checkpoint import feature_spec_of_meta, load_checkpoint
     from tinykws.train.metrics import classification_report, predict
 
     path = Path(run_path)
@@ -23,7 +23,7 @@ def evaluate_run(run_path: str, data: str, split: str = "testing", resplit_salt:
     index = index_speech_commands(data, tuple(labels[2:]), resplit_salt=resplit_salt)
     if tuple(index.labels) != tuple(labels):
         raise TinyKWSError(f"data labels {index.labels} differ from the model's {labels}")
-    pipeline = FeaturePipeline(index)
+    pipeline = FeaturePipeline(index, spec=feature_spec_of_meta(meta, path))
     x, y = pipeline.split_arrays(split)
     if len(y) == 0:
         raise TinyKWSError(f"split {split!r} of {data} is empty ({index.layout} layout)")
@@ -56,7 +56,7 @@ def open_run(run_path, data: str | None = None, resplit_salt: str | None = None)
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.data.speech_commands import index_speech_commands
     from tinykws.errors import TinyKWSError
-    from tinykws.train.checkpoint import load_checkpoint
+    from tinykws.train.checkpoint import feature_spec_of_meta, load_checkpoint
 
     path = Path(run_path)
     model, meta, _ = load_checkpoint(path / "model.npz" if path.is_dir() else path)
@@ -72,7 +72,7 @@ def open_run(run_path, data: str | None = None, resplit_salt: str | None = None)
     if tuple(index.labels) != tuple(meta["labels"]):
         raise TinyKWSError(f"data labels {index.labels} differ from the model's {meta['labels']}")
     meta = {**meta, "data_dir": str(data), "resplit_salt": salt}
-    return model, meta, FeaturePipeline(index)
+    return model, meta, FeaturePipeline(index, spec=feature_spec_of_meta(meta, path))
 
 
 def calibration_set(pipeline, clips: int):
@@ -90,16 +90,33 @@ def calibration_set(pipeline, clips: int):
     return x_train[np.sort(pick)]  # (clips, 49, 40, 1) float32
 
 
-def real_test_set(folder: str, labels: list[str]):
-    """``(x, y)``: every test clip of a real-speech folder (canonical test-set layout)."""
+def real_test_set(folder: str, labels: list[str], spec=None):
+    """``(x, y)``: every test clip of a real-speech folder (canonical test-set layout), as
+    features of ``spec`` (micro_speech's by default)."""
     from tinykws.data.pipeline import FeaturePipeline
     from tinykws.data.speech_commands import index_speech_commands
     from tinykws.errors import TinyKWSError
+    from tinykws.features.spec import MICRO_DEFAULT
 
     index = index_speech_commands(folder, tuple(labels[2:]))
     if tuple(index.labels) != tuple(labels):
         raise TinyKWSError(f"real-speech labels {index.labels} differ from the model's {labels}")
-    return FeaturePipeline(index).split_arrays("testing")
+    return FeaturePipeline(index, spec=spec or MICRO_DEFAULT).split_arrays("testing")
+
+
+def int8_model_input(graph, spec, x):
+    """The int8 input of the quantized ``graph`` for float model inputs ``x`` of ``spec``.
+
+    ``x: (N, frames, width, 1)`` float32 -> int8, by
+    :func:`tinykws.features.compute.quantize_features` with the graph's input
+    scale and zero point: micro_speech's fixed mapping for micro features,
+    the input tensor's own for the other modes (as ``tinykws infer`` does
+    from a WAV).
+    """
+    from tinykws.features.compute import quantize_features
+
+    inp = graph.tensors[graph.inputs[0]]
+    return quantize_features(x, spec, inp.scale[0], inp.zero_point[0])
 
 
 @dataclass(frozen=True)
@@ -153,5 +170,5 @@ def _open_study(inputs: StudyInputs, model_file: tuple[int, int]) -> Study:
     x_cal = calibration_set(pipeline, inputs.calibration)
     splits = {"validation": pipeline.split_arrays("validation"), "testing": pipeline.split_arrays("testing")}
     if inputs.real is not None:
-        splits["real"] = real_test_set(inputs.real, meta["labels"])
+        splits["real"] = real_test_set(inputs.real, meta["labels"], pipeline.spec)
     return Study(model, meta, pipeline, x_cal, splits)

@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from tinykws.atomic import write_json
+from tinykws.resume import jsonable
 from tinykws.data.augment import TF_AUGMENTATION, Augmentation
 from tinykws.errors import TinyKWSError
+from tinykws.features.spec import MICRO_DEFAULT, FeatureSpec
 from tinykws.nn.loss import softmax_cross_entropy
 from tinykws.nn.model import Sequential
 from tinykws.nn.zoo import build_model
@@ -56,6 +58,7 @@ class TrainConfig:
     pretrain_steps: int = 0  # the first steps train every word as a label (tinykws.train.pretrain)
     pretrain_words: tuple[str, ...] = ("all",)  # those labels' words; "all": every word folder
     model: str = "tiny_conv"  # a name of tinykws.nn.zoo.MODELS
+    features: FeatureSpec = MICRO_DEFAULT  # the model input; its model takes spec.shape + (1,)
 
     def lr(self, step: int) -> float:
         boundaries = list(self.boundaries) or [self.steps]
@@ -93,11 +96,17 @@ def train(pipeline, out_dir: str | Path, config: TrainConfig = TrainConfig(), *,
     from tqdm import tqdm
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    spec = config.features
+    computed = getattr(pipeline, "spec", MICRO_DEFAULT)  # a stand-in pipeline: micro features
+    if computed != spec:
+        raise TinyKWSError(f"the pipeline computes {computed.describe()} features, the run "
+                           f"asks for {spec.describe()}")
     labels = list(pipeline.labels)
     pre = _pretrain_pipeline(pipeline, config)  # None without pre-training
     rng = np.random.Generator(np.random.PCG64(config.seed))
-    model = build_model(config.model, len(pre.labels) if pre is not None else len(labels), rng)
+    model = build_model(config.model, len(pre.labels) if pre is not None else len(labels), rng,
+                        (*spec.shape, 1))  # a model that cannot take the shape: TinyKWSError
+    out.mkdir(parents=True, exist_ok=True)
     optimizer = make_optimizer(config.optimizer, config.weight_decay)
     step, history, best_val, elapsed = 0, [], -1.0, 0.0
     last = out / "last.npz"
@@ -113,7 +122,8 @@ def train(pipeline, out_dir: str | Path, config: TrainConfig = TrainConfig(), *,
     model.set_rng(rng)
     pipeline.augmentation = config.augmentation  # the run's augmentation is part of its config
     x_val, y_val = pipeline.split_arrays("validation")
-    meta_base = {"labels": labels, "config": asdict(config), "data": data_info or {}}
+    meta_base = {"labels": labels, "config": asdict(config), "data": data_info or {},
+                 "feature_spec": spec.to_dict()}  # what convert, listen and eval compute
 
     def save_last():
         save_checkpoint(last, model, {**meta_base, "labels": list(phase.labels), "step": step,
@@ -177,19 +187,41 @@ def _pretrain_pipeline(pipeline, config: TrainConfig):
     from tinykws.data.pipeline import FeaturePipeline
 
     words = pretrain_words(pipeline.index, tuple(config.pretrain_words))
-    pre = FeaturePipeline(relabel(pipeline.index, words), pipeline.features)
+    pre = FeaturePipeline(relabel(pipeline.index, words), pipeline.features,
+                          spec=getattr(pipeline, "spec", MICRO_DEFAULT))
     pre.augmentation = config.augmentation
     return pre
 
 
 def _check_same_settings(saved: dict, wanted: dict, path: Path) -> None:
     """A resumed run must continue the same run: only ``steps`` may change."""
-    saved = {"model": "tiny_conv", **saved}  # runs from before the zoo are TinyConv
+    # Runs from before the zoo are TinyConv, from before the feature modes micro_speech's.
+    saved = {"model": "tiny_conv", "features": MICRO_DEFAULT.to_dict(), **saved}
+    if jsonable(saved["features"]) != jsonable(wanted["features"]):
+        raise TinyKWSError(f"cannot resume {path}: it was trained on "
+                           f"{_describe_features(saved['features'])} features, not "
+                           f"{_describe_features(wanted['features'])}")
     differ = sorted(k for k in wanted if k != "steps" and
                     json.loads(json.dumps(saved.get(k))) != json.loads(json.dumps(wanted[k])))
     if differ:
         raise TinyKWSError(f"cannot resume {path}: settings differ from the saved run "
                            f"({', '.join(differ)})")
+
+
+def _describe_features(settings) -> str:
+    try:
+        return FeatureSpec.from_dict(settings).describe()
+    except (TinyKWSError, TypeError):
+        return repr(settings)[:80]
+
+
+def settings_record(config: TrainConfig) -> dict:
+    """``asdict(config)`` as a study's settings: micro_speech's features left out, so that a
+    study started before the feature modes existed still resumes."""
+    d = asdict(config)
+    if config.features == MICRO_DEFAULT:
+        del d["features"]
+    return d
 
 
 def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray) -> dict:

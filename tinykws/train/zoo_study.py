@@ -50,7 +50,7 @@ def zoo_study(spec, out: str | Path, config: TrainConfig, models=tuple(MODELS), 
         rows[name] = {**_accuracy(result), **measure(out / name / "fold-0"),
                       "tflm": tflm_agreement(out / name, spec.folds) if int8 else None}
     table = {"data": spec.data, "words": list(spec.words), "folds": spec.folds,
-             "steps": config.steps, "models": rows}
+             "steps": config.steps, "features": config.features.describe(), "models": rows}
     write_json(out / "zoo.json", table)
     write_text(out / "zoo.md", format_table(table))
     from tinykws.plots.zoo import save_pareto
@@ -104,11 +104,10 @@ def tflm_agreement(cv_dir: Path, folds: int) -> dict | None:
     ``{"examples", "bit_exact", "mismatches"}`` summed over the folds, or None
     without tflite-micro. Computed once: ``cv_dir/tflm.json`` keeps it.
     """
-    from tinykws.features.model_input import float_to_int8_input
     from tinykws.tflite.interpreters import check_against_tflm
     from tinykws.tflite.writer import serialize_tflite
     from tinykws.train.cross_validation import int8_graph
-    from tinykws.train.evaluate import open_run
+    from tinykws.train.evaluate import int8_model_input, open_run
 
     stored = cv_dir / "tflm.json"
     if stored.is_file():
@@ -116,9 +115,9 @@ def tflm_agreement(cv_dir: Path, folds: int) -> dict | None:
     total = {"examples": 0, "mismatches": 0}
     for k in range(folds):
         model, _, pipeline = open_run(cv_dir / f"fold-{k}")
-        x, _ = pipeline.split_arrays("testing")  # (N, 49, 40, 1): the clips cv.json scores
-        check = check_against_tflm(serialize_tflite(int8_graph(model, pipeline)),
-                                   float_to_int8_input(x))
+        x, _ = pipeline.split_arrays("testing")  # (N, frames, width, 1): the clips cv.json scores
+        graph = int8_graph(model, pipeline)
+        check = check_against_tflm(serialize_tflite(graph), int8_model_input(graph, pipeline.spec, x))
         if check is None:
             return None
         total = {key: total[key] + check[key] for key in total}
@@ -134,7 +133,7 @@ def format_table(table: dict) -> str:
 
     lines = [f"# Zoo: {', '.join(table['words'])} on `{table['data']}`", "",
              f"Speaker-disjoint {table['folds']}-fold cross-validation, {table['steps']} steps per "
-             "fold; balanced accuracy and false accepts pooled over every clip (95 % intervals); "
+             f"fold, {table.get('features', 'micro 30/20 ms, 40 bins, 16000 Hz, 1000 ms')} features; balanced accuracy and false accepts pooled over every clip (95 % intervals); "
              "size and device numbers of fold 0's model; MCU time estimated for a 64 MHz "
              "Cortex-M4 (reference kernels / CMSIS-NN); CPU time of our int8 runtime, one clip; "
              "tflite-micro: every fold's int8 model on every scored clip, outputs compared "
