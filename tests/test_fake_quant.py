@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -41,13 +41,15 @@ def test_quantizing_twice_changes_nothing(x, b, per_channel):
 
 @settings(max_examples=150)
 @given(arrays, bits, st.floats(-50, 0), st.floats(0.01, 50))
+@example(np.array([-1 / 3], np.float32), 2, -1 / 3, 1 / 3)  # float32(-1/3) lies just below lo
 def test_asymmetric_grid_clamps_outside_the_range_and_keeps_zero_exact(x, b, lo, hi):
     y, inside = fake_quant_asymmetric(x, b, lo, hi)
     s, z = asymmetric_params(lo, hi, b)
     codes = np.round(y / s + z)
     assert np.all((codes >= -128) & (codes <= -129 + 2 ** b))  # int8's lowest 2^b codes
     assert np.allclose(y / s + z, codes, atol=1e-3)
-    within = (x >= lo) & (x <= hi)
+    exact = x.astype(np.float64)  # compared with the float64 range, not rounded to float32
+    within = (exact >= lo) & (exact <= hi)
     assert np.all(np.abs(y - x)[within] <= s / 2 * (1 + 1e-5) + 1e-6)
     assert np.all(inside[within])
     zero, _ = fake_quant_asymmetric(np.zeros(3, np.float32), b, lo, hi)
