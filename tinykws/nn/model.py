@@ -15,6 +15,7 @@ from tinykws.nn.batch_norm import BatchNorm
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.pooling import AveragePool2D, GlobalAveragePool, MaxPool2D
+from tinykws.nn.svdf import SVDF
 
 TINY_CONV_INPUT = (49, 40, 1)  # (frames, channels, 1): 1 s of micro features
 
@@ -99,6 +100,8 @@ def from_spec(spec: dict) -> Sequential:
             layers.append(pool(tuple(s["pool"]), tuple(s["stride"]), s["padding"]))
         elif kind == "global_average_pool":
             layers.append(GlobalAveragePool(s["keep_dims"]))
+        elif kind == "svdf":
+            layers.append(SVDF(s["bins"], s["units"], s["rank"], s["memory"]))
         else:
             raise ValueError(f"unknown layer type {kind!r}")
     return Sequential(layers, tuple(spec["input_shape"]))
