@@ -151,7 +151,7 @@ def _int8_predictions(model, pipeline, x: np.ndarray) -> np.ndarray:
     from tinykws.features.model_input import float_to_int8_input
     from tinykws.int8.runtime import Int8Runtime
 
-    return Int8Runtime(int8_graph(model, pipeline)).run(float_to_int8_input(x)).argmax(1)  # (N,)
+    return Int8Runtime(int8_graph(model, pipeline)).run_clip(float_to_int8_input(x)).argmax(1)  # (N,)
 
 
 def _pooled(out: Path, spec: FoldSpec, indexes, int8: bool, fold_reports: dict) -> dict:
