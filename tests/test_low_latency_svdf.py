@@ -149,3 +149,48 @@ def test_size_counts_the_svdf_per_invocation_and_its_int16_state(exported):
     assert r["flash_int8_bytes"] == weights + (1280 * 256 + 256 * 256 + 256 * 6) + 4 * (256 + 256 + 6) + 24
     assert 0 < len(blob) - r["flash_int8_bytes"] < 0.01 * len(blob)  # the file adds its graph
     assert "streaming state:       250,880 B int16" in format_report(r)
+
+
+def test_train_and_convert_take_low_latency_svdf(tmp_path, capsys):
+    """Our training loop trains it and `convert` streams its test clips bit-exactly in tflite-micro."""
+    import json
+
+    from fixtures import make_training_set
+    from tinykws.cli import main
+
+    data = make_training_set(tmp_path / "d", {"yes": 60, "no": 60, "up": 20})
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), "--steps", "40",
+                 "--eval-every", "20", "--batch-size", "32", "--model", "low_latency_svdf"]) == 0
+    assert main(["size", str(run)]) == 0
+    assert "623,876" in capsys.readouterr().out  # 4 labels
+    assert main(["convert", str(run), "--out", str(tmp_path / "out"), "--calibration", "100"]) == 0
+    report = json.loads((tmp_path / "out" / "convert.json").read_text())
+    assert report["operators"] == SVDF_OPS
+    if report["tflm"] is not None:
+        assert report["tflm"]["bit_exact"] and report["tflm"]["examples"] == report["test_examples"]
+
+
+def test_the_mcu_estimate_covers_svdf_and_its_arena_matches_tflms(exported):
+    pytest.importorskip("tflite_micro")
+    from tinykws.mcu.estimate import estimate_model
+    from tinykws.tflite.interpreters import tflm_arena_bytes
+
+    _, _, graph, blob, _ = exported
+    arena = tflm_arena_bytes(blob)
+    estimates = {k: estimate_model(graph, k, model_bytes=len(blob)) for k in ("reference", "cmsis-nn")}
+    for est in estimates.values():
+        svdf = est.ops[0]
+        assert (svdf.op, svdf.macs, svdf.taps, svdf.outputs) == ("SVDF", 2560 * 89, 2560 * 49, 2560 + 1280)
+        # the head: activations + the SVDF's two int32 scratch buffers; the tail holds its state
+        assert (est.planned_bytes, est.persistent_bytes) == (arena["head"], arena["tail"])
+        assert est.persistent_bytes > 2 * 49 * 2560
+    assert estimates["cmsis-nn"].network_ms < estimates["reference"].network_ms
+
+
+def test_infer_scores_a_streaming_model_clip_by_clip_as_tflm_does(exported):
+    pytest.importorskip("tflite_micro")
+    from tinykws.cli.infer import scores_with
+
+    _, _, _, blob, q = exported
+    np.testing.assert_array_equal(scores_with("tinykws", blob, q[:4]), scores_with("tflm", blob, q[:4]))

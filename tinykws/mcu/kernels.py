@@ -34,6 +34,10 @@ network was found, so nothing has checked these numbers.
   30 / 20 per output (a division for the average);
 - ``SOFTMAX`` 300 cycles per output: gemmlowp's fixed-point ``exp`` of the
   differences to the maximum, the sum, a reciprocal and a rescale;
+- ``SVDF`` (``EvalIntegerSvdfReference``) 9 cycles per MAC (the same loop
+  body, int8 x int8 for the feature filter and int16 x int16 for the time
+  filter), 3 per state element shifted (a load, a store, the loop's pointer
+  compare and branch) and 40 per requantization;
 - ``RESHAPE`` 1 cycle per byte (a ``memcpy``: TFLM gives the output its own
   buffer), ``QUANTIZE``/``DEQUANTIZE`` 20 per element;
 - 1,000 cycles per operator invocation: the interpreter's dispatch,
@@ -51,7 +55,10 @@ by the fitted scale of their path:
   1.6 cycles/MAC (``arm_depthwise_conv_3x3_s8`` / ``_s8_opt``, SIMD over
   channels); ``FULLY_CONNECTED`` 1.0 (``arm_nn_vec_mat_mult_t_s8``); 20
   cycles per output (``arm_nn_requantize``), pooling 1 per window element,
-  ``SOFTMAX`` 150 per output (``arm_softmax_s8``). Scale
+  ``SOFTMAX`` 150 per output (``arm_softmax_s8``); ``SVDF`` (``arm_svdf_state_s16_s8``)
+  1.0 cycle/MAC (``SMLAD`` over the int8 feature filter widened to int16 and
+  over the int16 time filter), 0.5 per state element shifted (a word-wise
+  ``memmove``), 20 per requantization; no SVDF measurement checks these. Scale
   :data:`CMSIS_NN_SIMD_SCALE`, fitted on MLPerf Tiny's DS-CNN on the EK-RA6M4.
 - ``plain_c`` path: ``DEPTHWISE_CONV_2D`` with a depth multiplier > 1 (key
   ``"DEPTHWISE_CONV_2D*"``; TinyConv's 8: one input channel, eight filters):
@@ -129,6 +136,7 @@ REFERENCE = KernelLibrary("reference", {
     "AVERAGE_POOL_2D": OpCycles(5.0, 0.0, 30.0),
     "MAX_POOL_2D": OpCycles(4.0, 0.0, 20.0),
     "SOFTMAX": OpCycles(0.0, 0.0, 300.0),
+    "SVDF": OpCycles(9.0, 3.0, 40.0),
     **_COMMON,
 }, scales={"plain_c": 1.0, "simd": 1.0})
 
@@ -140,6 +148,7 @@ CMSIS_NN = KernelLibrary("cmsis-nn", {
     "AVERAGE_POOL_2D": OpCycles(1.0, 0.0, 20.0, "simd"),
     "MAX_POOL_2D": OpCycles(1.0, 0.0, 10.0, "simd"),
     "SOFTMAX": OpCycles(0.0, 0.0, 150.0, "simd"),
+    "SVDF": OpCycles(1.0, 0.5, 20.0, "simd"),
     **_COMMON,
 }, scales={"plain_c": CMSIS_NN_PLAIN_C_SCALE, "simd": CMSIS_NN_SIMD_SCALE})
 

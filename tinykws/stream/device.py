@@ -95,7 +95,7 @@ def stream_scores(runtime, samples: np.ndarray, batch: int = 1024, progress=None
     windows = int8_windows(samples)
     out = []
     for i in range(0, len(windows), batch):
-        out.append(runtime.run(np.ascontiguousarray(windows[i:i + batch])))
+        out.append(runtime.run_clip(np.ascontiguousarray(windows[i:i + batch])))
         if progress is not None:
             progress.update(min(batch, len(windows) - i))
     return window_end_ms(len(windows)), np.concatenate(out), windows
