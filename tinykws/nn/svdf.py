@@ -72,7 +72,7 @@ class SVDF:
         self._shape = x.shape
         recent = x.reshape(x.shape[0], x.shape[1], self.bins)[:, -self.memory:]  # (N, M, B)
         a = recent @ self.params["weights_feature"].T  # (N, M, F): feature filter per frame
-        s = np.einsum("nmf,fm->nf", a, self.params["weights_time"])  # (N, F): time filter
+        s = (a * self.params["weights_time"].T).sum(axis=1)  # (N, F): time filter
         self._cache = (recent, a)
         return self._reduce(s)
 
@@ -84,9 +84,11 @@ class SVDF:
         recent, a = self._cache
         ds = np.repeat(dy, self.rank, axis=1)  # (N, F): filter f belongs to unit f // rank
         da = ds[:, None, :] * self.params["weights_time"].T  # (N, M, F)
+        n, m, f = a.shape
         self.grads = {"bias": dy.sum(axis=0),
-                      "weights_time": np.einsum("nf,nmf->fm", ds, a),
-                      "weights_feature": np.einsum("nmf,nmb->fb", da, recent)}
+                      "weights_time": (ds[:, None, :] * a).sum(axis=0).T,  # (F, M)
+                      # sum over examples and frames as one matrix product (BLAS)
+                      "weights_feature": da.reshape(n * m, f).T @ recent.reshape(n * m, -1)}
         if not need_input_grad:
             return None
         dx = np.zeros(self._shape[:2] + (self.bins,), dy.dtype)  # (N, frames, B)
