@@ -194,3 +194,17 @@ def test_infer_scores_a_streaming_model_clip_by_clip_as_tflm_does(exported):
 
     _, _, _, blob, q = exported
     np.testing.assert_array_equal(scores_with("tinykws", blob, q[:4]), scores_with("tflm", blob, q[:4]))
+
+
+def test_stream_scores_streams_the_recording_once_with_every_windows_scores(exported, real_test_dir):
+    from tinykws.audio import fit_length, load_wav, to_int16
+    from tinykws.int8.runtime import Int8Runtime
+    from tinykws.stream.device import stream_scores
+
+    _, _, _, blob, _ = exported
+    paths = sorted((real_test_dir / "yes").glob("*.wav"))[:2]
+    samples = np.concatenate([fit_length(to_int16(load_wav(p)), 16000) for p in paths])  # 2 s
+    runtime = Int8Runtime(parse_tflite(blob))
+    times, scores, windows = stream_scores(runtime, samples)
+    assert len(windows) == len(scores) == len(times) > 40
+    np.testing.assert_array_equal(scores, runtime.run_clip(np.ascontiguousarray(windows)))
