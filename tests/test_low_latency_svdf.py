@@ -73,6 +73,10 @@ def test_the_int8_model_takes_one_frame_and_keeps_its_memory_in_a_variable_tenso
     svdf_out = parsed.tensors[parsed.operators[0].outputs[0]]
     assert svdf_out.zero_point == (-128,)  # the ReLU lives in the output's range
     assert parsed.operators[0].options == {"rank": 2, "activation": "RELU"}
+    _, wf, wt, bias, _ = (parsed.tensors[i] for i in parsed.operators[0].inputs)
+    assert (wf.dtype, wt.dtype, bias.dtype) == ("int8", "int16", "int32")
+    assert np.abs(wf.data).max() == 127 and np.abs(wt.data).max() == 32767  # symmetric, full scale
+    assert bias.scale[0] == float(np.float32(state.scale[0] * wt.scale[0]))  # TFLM's Prepare checks it
 
 
 @pytest.mark.parametrize("backend, clips", [("numba", range(18)), ("numpy", range(0, 18, 6))])

@@ -25,7 +25,8 @@ import numpy as np
 
 from tinykws.nn.svdf import SVDF
 from tinykws.quant.grid import (
-    asymmetric_params, f32, symmetric_quantize, symmetric_scales, symmetric_weights, tflite_round)
+    asymmetric_params, channel_ranges, f32, symmetric_quantize, symmetric_scales, symmetric_weights,
+    tflite_round)
 from tinykws.tflite.model import Operator, Tensor
 
 
@@ -44,7 +45,8 @@ def state_range(layer: SVDF, x: np.ndarray) -> tuple[float, float]:
 
 
 def _int16_symmetric(w: np.ndarray) -> tuple[np.ndarray, float]:
-    scale = symmetric_scales(*[np.array([f(w, initial=0.0)]) for f in (np.min, np.max)], 16)
+    """int16 codes of ``w`` on one symmetric scale ``max|w| / 32767``, and that scale."""
+    scale = symmetric_scales(*channel_ranges(w, None), 16)  # (1,)
     codes, _ = symmetric_quantize(w, scale, None, 16)
     return codes.astype(np.int16), float(scale[0])
 
