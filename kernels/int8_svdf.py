@@ -18,7 +18,7 @@ from kernels.int8_quantize import multiply_by_quantized_multiplier, wrap_int32
 @njit(cache=True)
 def svdf(input_data, activation_state, weights_feature, weights_time, bias, rank,
          input_zero_point, output_zero_point, activation_state_zero_point, effective_scale_1_a,
-         effective_scale_1_b, effective_scale_2_a, effective_scale_2_b):
+         effective_scale_1_b, effective_scale_2_a, effective_scale_2_b, quantized_activation_max=127):
     """input_data : (N, D) int8; activation_state : (N, M * F) int16.
     Returns (output (N, F / rank) int8, new state (N, M * F) int16)."""
     n_batch = input_data.shape[0]
@@ -53,5 +53,5 @@ def svdf(input_data, activation_state, weights_feature, weights_time, bias, rank
                 acc += scratch[u * rank + r]
             acc = multiply_by_quantized_multiplier(wrap_int32(acc), effective_scale_2_a,
                                                    effective_scale_2_b) + output_zero_point
-            out[b, u] = min(max(acc, -128), 127)
+            out[b, u] = min(max(acc, -128), quantized_activation_max)
     return out, state

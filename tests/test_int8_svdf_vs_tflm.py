@@ -184,3 +184,16 @@ def test_svdf_refuses_a_state_that_is_not_variable_and_a_wrong_bias_scale():
                         data=bias.data)
     with pytest.raises(TinyKWSError, match="bias scale"):
         Int8Runtime(Graph(tensors, graph.operators, graph.inputs, graph.outputs))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_activation_bits_keep_the_svdf_output_on_its_grid(backend):
+    """The quantization study's b-bit activations: the output clamp narrows to -129 + 2**b."""
+    rng = np.random.default_rng(6)
+    graph = svdf_graph(rng, 1, 6, 8, 2, 3, e2=2.0 ** -8)
+    frames = rng.integers(-128, 128, (5, 1, 6)).astype(np.int8)
+    full, narrow = Int8Runtime(graph, backend=backend), Int8Runtime(graph, backend=backend, activation_bits=4)
+    for x in frames:
+        wide, four = full.run(x), narrow.run(x)
+        assert four.max() <= -129 + 2 ** 4 < wide.max()
+        np.testing.assert_array_equal(four, np.minimum(wide, -129 + 2 ** 4))

@@ -124,7 +124,7 @@ class Int8Runtime:
     def __init__(self, graph: Graph, backend: str = "numba", gemm: bool = True,
                  activation_bits: int = 8):
         """``activation_bits < 8`` (the quantization study, not TFLite) clamps every
-        CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, pooling and ADD output to int8's lowest
+        CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, pooling, ADD and SVDF output to int8's lowest
         ``2^bits`` codes, ``-128 .. -129 + 2^bits``: the unsigned b-bit grid of
         :func:`tinykws.quant.grid.asymmetric_params` held in int8.
         """

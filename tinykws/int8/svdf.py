@@ -74,6 +74,9 @@ class SvdfParams:
     effective_scale_1_b: int
     effective_scale_2_a: int  # state * time -> output
     effective_scale_2_b: int
+    # int8's top, as TFLM clamps; lower only in the quantization study (Int8Runtime's
+    # activation_bits), which keeps b-bit outputs on their grid
+    quantized_activation_max: int = 127
 
 
 def prepare(graph: Graph, op: Operator) -> SvdfParams:
@@ -117,8 +120,8 @@ def prepare(graph: Graph, op: Operator) -> SvdfParams:
 def svdf(input_data: np.ndarray, activation_state: np.ndarray, weights_feature: np.ndarray,
          weights_time: np.ndarray, bias: np.ndarray, rank: int, input_zero_point: int,
          output_zero_point: int, activation_state_zero_point: int, effective_scale_1_a: int,
-         effective_scale_1_b: int, effective_scale_2_a: int,
-         effective_scale_2_b: int) -> tuple[np.ndarray, np.ndarray]:
+         effective_scale_1_b: int, effective_scale_2_a: int, effective_scale_2_b: int,
+         quantized_activation_max: int = 127) -> tuple[np.ndarray, np.ndarray]:
     """One SVDF call. input_data : (N, D) int8; activation_state : (N, M * F) int16.
 
     Returns ``(output (N, units) int8, new activation_state (N, M * F) int16)``;
@@ -137,5 +140,5 @@ def svdf(input_data: np.ndarray, activation_state: np.ndarray, weights_feature: 
             * weights_time.astype(np.int64)).sum(axis=2)  # (N, F): the time filter
     acc = wrap_int32(bias.astype(np.int64) + time.reshape(n, filters // rank, rank).sum(axis=2))
     out = multiply_by_quantized_multiplier(acc, effective_scale_2_a, effective_scale_2_b)
-    out = np.clip(out + output_zero_point, -128, 127).astype(np.int8)  # (N, units)
+    out = np.clip(out + output_zero_point, -128, quantized_activation_max).astype(np.int8)  # (N, units)
     return out, state.reshape(n, filters * memory)
