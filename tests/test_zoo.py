@@ -76,7 +76,7 @@ def _ours(blob, q):
     from tinykws.int8.runtime import Int8Runtime
     from tinykws.tflite.reader import parse_tflite
 
-    return Int8Runtime(parse_tflite(blob)).run(q)
+    return Int8Runtime(parse_tflite(blob)).run_clip(q)
 
 
 def test_train_takes_a_zoo_model_and_refuses_to_resume_it_as_another(tmp_path, capsys):

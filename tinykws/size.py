@@ -3,20 +3,26 @@
 Conventions (the course's, so numbers compare):
 
 - **MACs** of a convolution: ``OH * OW * O * KH * KW * C / groups``; of a dense
-  layer: ``in * out``.
+  layer: ``in * out``; of an SVDF, per invocation as deployed (one new frame):
+  ``F * (bins + memory)`` for its ``F`` filters (the feature filter on the
+  frame, the time filter over the memory).
 - **FLOPs** = 2 per MAC (a multiply and an add) + 1 per output for the bias.
   TinyConv: conv 644,000 + dense 32,004 = 676,004.
 - **float32 flash** = 4 bytes per parameter (66,608 for TinyConv).
 - **int8 flash estimate** = 1 byte per weight + 4 bytes per int32 bias + 8
   bytes (float scale and int32 zero point) per quantization channel of each
   weight tensor (per output channel for convolutions, one for dense), weights
-  only — the .tflite file adds its graph (see ``tinykws convert``).
+  only — the .tflite file adds its graph (see ``tinykws convert``). An SVDF's
+  time weights are int16: 2 bytes each.
+- **state RAM**: the int16 memory an SVDF keeps between invocations,
+  ``2 * memory * F`` bytes (0 for models without one).
 - **RAM, course convention** = input + output bytes of the model at batch 1.
 - **peak activation RAM** = the largest ``input + output`` bytes of any layer
   as the model is deployed (both buffers are live while it runs), in float32
   and in int8. Deployed means what the converter emits: ReLU fused into the
   layer before it, dropout removed and flatten a reshape of the same buffer,
-  so only convolutions and dense layers hold two buffers at once.
+  so only convolutions, dense layers and SVDFs hold two buffers at once (an
+  SVDF's input is one frame of ``bins`` values).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense
 from tinykws.nn.model import Sequential
 from tinykws.nn.resnet import ResidualBlock
+from tinykws.nn.svdf import SVDF
 
 NANO33_FLASH = 1_048_576  # bytes, Arduino Nano 33 BLE Sense (nRF52840)
 NANO33_RAM = 262_144
@@ -65,6 +72,8 @@ def _layer_size(name: str, layer, input_shape) -> LayerSize:
         macs = outputs * kh * kw * layer.in_channels // layer.groups
     elif isinstance(layer, Dense):
         macs = layer.in_features * layer.out_features
+    elif isinstance(layer, SVDF):  # per invocation: one new frame
+        macs = layer.filters * (layer.bins + layer.memory)
     else:
         macs = 0
     params = sum(v.size for v in layer.params.values())
@@ -99,6 +108,9 @@ def int8_flash_bytes(model: Sequential) -> int:
             w = layer.params["weight"]
             channels = w.shape[0] if isinstance(layer, Conv2D) else 1
             total += w.size + 4 * layer.params["bias"].size + 8 * channels
+        elif isinstance(layer, SVDF):  # int8 feature weights, int16 time weights, int32 bias
+            p = layer.params
+            total += p["weights_feature"].size + 2 * p["weights_time"].size + 4 * p["bias"].size + 16
     return total
 
 
@@ -120,12 +132,19 @@ def _block_peak_values(block: ResidualBlock, input_shape) -> int:
     return max(peaks + [held + int(np.prod(block.output_shape(input_shape)))])
 
 
+def state_bytes(model: Sequential) -> int:
+    """The int16 memory every SVDF keeps between invocations."""
+    return sum(2 * layer.memory * layer.filters for layer in model.layers if isinstance(layer, SVDF))
+
+
 def peak_activation_bytes(model: Sequential, bytes_per_value: int) -> int:
     shapes = [model.input_shape] + model.shapes()
     peaks = []
     for i, layer in enumerate(model.layers):
         if isinstance(layer, ResidualBlock):
             peaks.append(_block_peak_values(layer, shapes[i]))
+        elif isinstance(layer, SVDF):  # one frame in per invocation
+            peaks.append(layer.bins + int(np.prod(shapes[i + 1])))
         elif isinstance(layer, (Conv2D, Dense)):
             peaks.append(int(np.prod(shapes[i])) + int(np.prod(shapes[i + 1])))
     return max(peaks) * bytes_per_value
@@ -166,6 +185,7 @@ def size_report(model: Sequential, measure_latency: bool = True) -> dict:
         "ram_course_bytes": in_bytes + out_bytes,
         "ram_peak_float32_bytes": peak_activation_bytes(model, 4),
         "ram_peak_int8_bytes": peak_activation_bytes(model, 1),
+        "ram_state_bytes": state_bytes(model),
         "nano33_flash_bytes": NANO33_FLASH,
         "nano33_ram_bytes": NANO33_RAM,
     }
@@ -195,6 +215,9 @@ def format_report(r: dict) -> str:
         f"RAM, peak activations:    {r['ram_peak_float32_bytes']:>9,} B float32 ({r['ram_peak_float32_percent_nano33']:.2f} % of 256 KB), "
         f"{r['ram_peak_int8_bytes']:,} B int8",
     ]
+    if r.get("ram_state_bytes"):
+        lines.append(f"RAM, streaming state:     {r['ram_state_bytes']:>9,} B int16 (the SVDF's "
+                     f"memory, kept between invocations)")
     if "float_latency_batch1_seconds" in r:
         lines.append(f"float CPU latency, batch 1: {1e6 * r['float_latency_batch1_seconds']:.0f} us (median)")
     return "\n".join(lines)

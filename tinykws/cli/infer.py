@@ -35,7 +35,7 @@ def scores_with(runtime: str, blob: bytes, x):
         from tinykws.int8.runtime import Int8Runtime
         from tinykws.tflite.reader import parse_tflite
 
-        return Int8Runtime(parse_tflite(blob)).run(x)
+        return Int8Runtime(parse_tflite(blob)).run_clip(x)  # a streaming model frame by frame
     run = tflm_runner(blob) if runtime == "tflm" else litert_runner(blob, reference=True)
     return np.concatenate([run(clip[None]) for clip in x])
 

@@ -40,7 +40,7 @@ def convert_run(run: str | Path, out: str | Path, data: str | None = None,
     x, y = pipeline.split_arrays("testing")
     float_predicted = predict(model, x).argmax(1)  # (N,)
     x_int8 = int8_model_input(graph, spec, x)  # (N, frames, width, 1) int8
-    scores = runtime.run(x_int8)  # (N, K) int8
+    scores = runtime.run_clip(x_int8)  # (N, K) int8; a streaming model frame by frame
     int8_predicted = scores.argmax(1)  # (N,)
     reports = {kind: classification_report(p, y, meta["labels"], *pipeline.class_shares)
                for kind, p in (("float", float_predicted), ("int8", int8_predicted))}

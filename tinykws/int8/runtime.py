@@ -20,6 +20,12 @@ of :mod:`tinykws.int8` shaped like its TFLM twin, and one row of :data:`OPS`:
 
 All produce exactly tflite-micro's bytes, for every intermediate tensor.
 
+Streaming ops: SVDF reads and rewrites a *variable* tensor (its memory of past
+frames), so a graph with one keeps state between calls, as TFLM's interpreter
+does between invocations. Its input is one frame; :meth:`Int8Runtime.run_clip`
+feeds a whole clip frame by frame from a fresh state, and
+:meth:`Int8Runtime.reset_state` starts a new stream.
+
 Batches: a TFLite graph is made for batch 1 (input ``(1, 49, 40, 1)``); pass
 ``(N, 49, 40, 1)`` and every op runs on N examples at once (RESHAPE keeps the
 leading N). Since every op here treats examples independently, the result
@@ -44,10 +50,10 @@ import numpy as np
 
 from kernels import (
     int8_add, int8_conv, int8_depthwise_conv, int8_fully_connected, int8_mean, int8_pooling,
-    int8_quantize, int8_softmax)
+    int8_quantize, int8_softmax, int8_svdf)
 from tinykws.errors import TinyKWSError
 from tinykws.int8 import (
-    add, conv, depthwise_conv, fully_connected, mean, pooling, quantize, reshape, softmax)
+    add, conv, depthwise_conv, fully_connected, mean, pooling, quantize, reshape, softmax, svdf)
 from tinykws.tflite.model import Graph, Operator
 
 
@@ -59,6 +65,9 @@ class OpKernels(NamedTuple):
     kernel: Callable  # the same, Numba
     gemm: Callable | None = None  # params -> (input_data -> output) or None: the fast path
     activations: int = 1  # how many leading inputs are activations the kernel reads (ADD: 2)
+    # The input that is a variable tensor the op reads and rewrites (SVDF: 4), or None;
+    # such a kernel takes (activations..., state) and returns (output, new state).
+    state: int | None = None
 
 
 # TFLM's QUANTIZE picks its kernel by the input's type: float32 -> AffineQuantize,
@@ -87,11 +96,12 @@ OPS: dict[str, OpKernels] = {
     "MAX_POOL_2D": OpKernels(pooling.prepare, pooling.max_pool, int8_pooling.max_pool),
     "ADD": OpKernels(add.prepare, add.add, int8_add.add, activations=2),
     "MEAN": OpKernels(mean.prepare, mean.mean, int8_mean.mean),
+    "SVDF": OpKernels(svdf.prepare, svdf.svdf, int8_svdf.svdf, state=svdf.STATE_INPUT),
 }
 
 # Inputs an op cannot run without (the rest, such as a bias, are optional).
 _REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2,
-                    "MEAN": 2}
+                    "MEAN": 2, "SVDF": 5}
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,7 @@ class PreparedOp:
     output_shape: tuple[int, ...]
     params: object  # the op's params dataclass
     function: Callable[[np.ndarray], np.ndarray]  # the chosen kernel, params bound
+    state: int | None = None  # the variable tensor a streaming op keeps, or None
 
 
 class Int8Runtime:
@@ -113,7 +124,7 @@ class Int8Runtime:
     def __init__(self, graph: Graph, backend: str = "numba", gemm: bool = True,
                  activation_bits: int = 8):
         """``activation_bits < 8`` (the quantization study, not TFLite) clamps every
-        CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, pooling and ADD output to int8's lowest
+        CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, pooling, ADD and SVDF output to int8's lowest
         ``2^bits`` codes, ``-128 .. -129 + 2^bits``: the unsigned b-bit grid of
         :func:`tinykws.quant.grid.asymmetric_params` held in int8.
         """
@@ -128,6 +139,7 @@ class Int8Runtime:
         self.gemm = gemm and backend == "numba"
         self.ops = tuple(self._prepare(op, activation_bits) for op in graph.operators)
         _check_dataflow(graph, self.ops)
+        self._states: dict[int, np.ndarray] = {}  # variable tensor -> (N, size), between calls
 
     def _prepare(self, op: Operator, activation_bits: int) -> PreparedOp:
         """Prepare ``op`` and bind the function the backend runs it with."""
@@ -137,8 +149,30 @@ class Int8Runtime:
         if function is None:
             function = partial(row.kernel if self.backend == "numba" else row.reference,
                                **vars(params))
+        state = None if row.state is None else op.inputs[row.state]
         return PreparedOp(op.op, op.inputs, op.inputs[:row.activations], op.outputs[0],
-                          tuple(self.graph.tensors[op.outputs[0]].shape), params, function)
+                          tuple(self.graph.tensors[op.outputs[0]].shape), params, function,
+                          state)
+
+    @property
+    def is_streaming(self) -> bool:
+        """Whether the graph keeps state between calls (it has an SVDF)."""
+        return any(op.state is not None for op in self.ops)
+
+    def reset_state(self) -> None:
+        """Forget every stream: the next call starts from TFLM's reset state (zeros)."""
+        self._states = {}
+
+    def _state(self, index: int, batch: int) -> np.ndarray:
+        """The variable tensor ``index`` as the last call left it, or zeros at a stream's start."""
+        t = self.graph.tensors[index]
+        state = self._states.get(index)
+        if state is None:  # TFLM resets int16 variables to 0 (int8 ones to the zero point)
+            return np.zeros((batch,) + tuple(t.shape[1:]), t.dtype)
+        if len(state) != batch:
+            raise TinyKWSError(f"the state holds {len(state)} streams, not {batch}: "
+                               "call reset_state() before running another batch")
+        return state
 
     def run(self, x: np.ndarray, keep_all: bool = False):
         """Run the graph on ``x`` (batch first).
@@ -154,11 +188,32 @@ class Int8Runtime:
                                f"{in_t.dtype}, got {x.shape} {x.dtype}")
         values = {g.inputs[0]: np.ascontiguousarray(x)}  # the kernels reshape their inputs
         for op in self.ops:
-            y = op.function(*(values[i] for i in op.activations))
+            inputs = [values[i] for i in op.activations]
+            if op.state is None:
+                y = op.function(*inputs)
+            else:  # a streaming op reads the state the last call left and leaves the next
+                y, values[op.state] = op.function(*inputs, self._state(op.state, len(x)))
+                self._states[op.state] = values[op.state]
             values[op.output] = y.reshape((x.shape[0],) + op.output_shape[1:])
         if keep_all:
             return values
         return values[g.outputs[0]]
+
+    def run_clip(self, x: np.ndarray) -> np.ndarray:
+        """The output for whole clips ``x`` (N, frames, bins, 1) int8.
+
+        A streaming graph (input one frame, ``(1, bins)``) starts from a fresh
+        state and takes the frames one call each, oldest first; its output
+        after the last frame is the clip's. Any other graph runs ``x`` at once.
+        """
+        if not self.is_streaming:
+            return self.run(x)
+        x = np.asarray(x)
+        self.reset_state()
+        for t in range(x.shape[1]):
+            y = self.run(np.ascontiguousarray(x[:, t].reshape(len(x), -1)))
+        self.reset_state()
+        return y
 
 
 def _row_name(graph: Graph, op: Operator) -> str:

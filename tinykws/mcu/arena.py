@@ -9,7 +9,8 @@ A buffer is alive from the first operator that writes it to the last one
 that reads it, both inclusive (operators numbered in execution order). A
 graph input is alive from operator 0 and a graph output up to the last
 operator, whether or not an operator touches them then; constant tensors
-live in flash, not in the arena.
+live in flash, not in the arena, and variable tensors (an SVDF's state) in
+the arena's persistent tail (:mod:`tinykws.mcu.persistent`).
 
 The planner follows TFLM's ``GreedyMemoryPlanner``
 (``tensorflow/lite/micro/memory_planner/greedy_memory_planner.cc``):
@@ -116,7 +117,7 @@ def tensor_buffers(graph: Graph) -> list[Buffer]:
     buffers = []
     for i in sorted(set(first) | set(last)):
         t = graph.tensors[i]
-        if t.is_constant:
+        if t.is_constant or t.is_variable:  # in flash / in the persistent tail
             continue
         size = int(np.prod(t.shape, dtype=np.int64)) * np.dtype(t.dtype).itemsize
         buffers.append(Buffer(t.name, size, first[i], last[i]))

@@ -43,7 +43,7 @@ from tinykws.tflite.model import Graph
 
 NANO33_CLOCK_HZ = 64e6
 INT8_KERNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
-                   "MAX_POOL_2D", "MEAN", "ADD", "SOFTMAX")
+                   "MAX_POOL_2D", "MEAN", "ADD", "SOFTMAX", "SVDF")
 
 
 @dataclass(frozen=True)

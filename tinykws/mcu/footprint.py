@@ -14,6 +14,7 @@ These are **stated assumptions**, not measurements of a build:
   speech keyword model, 22 KB" (checked in ``tests/test_mcu.py``). The
   CMSIS-NN kernels are larger: the TFLM wrapper keeps the reference code as
   a fallback and links several CMSIS-NN variants (im2col, 1x1, 3x3 paths).
+  SVDF (float and two integer versions in one file) is sized like a convolution.
 - **runtime RAM, 4 KB**: the ``MicroInterpreter``, ``MicroAllocator`` and op
   resolver objects (under 1 KB) and the call stack during ``Invoke`` (about
   3 KB deep for the int8 kernels).
@@ -33,13 +34,13 @@ KERNEL_FLASH_BYTES = {
     "reference": {
         "CONV_2D": 3 * _KB, "DEPTHWISE_CONV_2D": 3 * _KB, "FULLY_CONNECTED": 3 * _KB // 2,
         "AVERAGE_POOL_2D": 3 * _KB // 2, "MAX_POOL_2D": _KB, "SOFTMAX": 3 * _KB // 2,
-        "ADD": 2 * _KB, "MEAN": 3 * _KB,
+        "ADD": 2 * _KB, "MEAN": 3 * _KB, "SVDF": 3 * _KB,
         "RESHAPE": _KB // 2, "QUANTIZE": 3 * _KB // 2, "DEQUANTIZE": _KB,
     },
     "cmsis-nn": {
         "CONV_2D": 6 * _KB, "DEPTHWISE_CONV_2D": 6 * _KB, "FULLY_CONNECTED": 5 * _KB // 2,
         "AVERAGE_POOL_2D": 2 * _KB, "MAX_POOL_2D": 3 * _KB // 2, "SOFTMAX": 5 * _KB // 2,
-        "ADD": 3 * _KB, "MEAN": 3 * _KB,
+        "ADD": 3 * _KB, "MEAN": 3 * _KB, "SVDF": 4 * _KB,
         "RESHAPE": _KB // 2, "QUANTIZE": 3 * _KB // 2, "DEQUANTIZE": _KB,
     },
 }

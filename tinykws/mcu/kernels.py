@@ -40,6 +40,10 @@ network was found, so nothing has checked these numbers.
   the loop) and 40 per output (the rescale of the sum);
 - ``SOFTMAX`` 300 cycles per output: gemmlowp's fixed-point ``exp`` of the
   differences to the maximum, the sum, a reciprocal and a rescale;
+- ``SVDF`` (``EvalIntegerSvdfReference``) 9 cycles per MAC (the same loop
+  body, int8 x int8 for the feature filter and int16 x int16 for the time
+  filter), 3 per state element shifted (a load, a store, the loop's pointer
+  compare and branch) and 40 per requantization;
 - ``RESHAPE`` 1 cycle per byte (a ``memcpy``: TFLM gives the output its own
   buffer), ``QUANTIZE``/``DEQUANTIZE`` 20 per element;
 - 1,000 cycles per operator invocation: the interpreter's dispatch,
@@ -59,7 +63,10 @@ by the fitted scale of their path:
   cycles per output (``arm_nn_requantize``), pooling 1 per window element,
   ``SOFTMAX`` 150 per output (``arm_softmax_s8``), ``ADD`` 15 per output
   (``arm_elementwise_add_s8``: ``SXTB16`` pairs, three ``arm_nn_requantize``
-  of a few cycles each). Scale
+  of a few cycles each); ``SVDF`` (``arm_svdf_state_s16_s8``)
+  1.0 cycle/MAC (``SMLAD`` over the int8 feature filter widened to int16 and
+  over the int16 time filter), 0.5 per state element shifted (a word-wise
+  ``memmove``), 20 per requantization; no SVDF measurement checks these. Scale
   :data:`CMSIS_NN_SIMD_SCALE`, fitted on MLPerf Tiny's DS-CNN on the EK-RA6M4.
 - ``plain_c`` path: ``DEPTHWISE_CONV_2D`` with a depth multiplier > 1 (key
   ``"DEPTHWISE_CONV_2D*"``; TinyConv's 8: one input channel, eight filters):
@@ -139,6 +146,7 @@ REFERENCE = KernelLibrary("reference", {
     "MAX_POOL_2D": OpCycles(4.0, 0.0, 20.0),
     "ADD": OpCycles(0.0, 0.0, 50.0),
     "SOFTMAX": OpCycles(0.0, 0.0, 300.0),
+    "SVDF": OpCycles(9.0, 3.0, 40.0),
     **_COMMON,
 }, scales={"plain_c": 1.0, "simd": 1.0})
 
@@ -151,6 +159,7 @@ CMSIS_NN = KernelLibrary("cmsis-nn", {
     "MAX_POOL_2D": OpCycles(1.0, 0.0, 10.0, "simd"),
     "ADD": OpCycles(0.0, 0.0, 15.0, "simd"),
     "SOFTMAX": OpCycles(0.0, 0.0, 150.0, "simd"),
+    "SVDF": OpCycles(1.0, 0.5, 20.0, "simd"),
     **_COMMON,
 }, scales={"plain_c": CMSIS_NN_PLAIN_C_SCALE, "simd": CMSIS_NN_SIMD_SCALE})
 

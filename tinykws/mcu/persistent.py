@@ -18,13 +18,15 @@ kernel op data                     CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED
                                    96, SOFTMAX 84, ADD 136 (what makes
                                    TC-ResNet8's tail exact), MEAN 32 (a one-
                                    MEAN graph's tail less a one-RESHAPE
-                                   graph's), pooling 32 (not measured),
-                                   others 0; plus two int32 arrays
+                                   graph's), SVDF 48, pooling 32 (not
+                                   measured), others 0; plus two int32 arrays
                                    (multiplier, shift) of one entry per
                                    output channel, each rounded up to 16
                                    bytes: always for a convolution, only for
                                    a per-channel quantized FULLY_CONNECTED
 allocator, graph and planner       588, fixed
+variable tensors                   their bytes, each rounded up to 16 (an
+                                   SVDF's int16 state lives in the tail)
 =================================  ==========================================
 
 This reproduces the host's tail to the byte on those models (see
@@ -39,6 +41,8 @@ README: "only uses about 10 kilobytes of RAM for working memory".
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from tinykws.mcu.arena import align
 from tinykws.tflite.model import Graph
@@ -56,6 +60,7 @@ OP_DATA_BYTES = {
     "MAX_POOL_2D": 32,
     "ADD": 136,
     "MEAN": 32,
+    "SVDF": 48,  # OpDataSvdf, as measured on low_latency_svdf
 }
 CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
@@ -65,6 +70,8 @@ def persistent_bytes(graph: Graph) -> int:
     total = FIXED_BYTES + EVAL_TENSOR_BYTES * len(graph.tensors)
     total += IO_TENSOR_BYTES * len(set(graph.inputs) | set(graph.outputs))
     total += NODE_BYTES * len(graph.operators)
+    total += sum(align(int(np.prod(t.shape)) * np.dtype(t.dtype).itemsize)
+                 for t in graph.tensors if t.is_variable)
     for op in graph.operators:
         total += OP_DATA_BYTES.get(op.op, 0)
         weights = graph.tensors[op.inputs[1]] if len(op.inputs) > 1 else None

@@ -32,7 +32,7 @@ def format_estimate(est: McuEstimate, clip: ClipBreakdown, held_out: str = "") -
         f"{est.runtime_flash_bytes:,}): {est.flash_percent:.1f} % of the Nano's 1 MB",
         f"RAM    {est.ram_bytes:>9,} B  (arena + runtime {est.runtime_ram_bytes:,}): "
         f"{est.ram_percent:.1f} % of the Nano's 256 KB",
-        f"per 1 s clip: preprocessing "
+        "per 1 s clip: preprocessing "
         + (f"{clip.preprocess_ms:.1f} ms" if clip.preprocess_ms is not None else "not estimated")
         + f" ({clip.frames} frames), network {clip.network_ms:.1f} ms, postprocessing "
         f"{clip.postprocess_ms:.2f} ms, total {clip.total_ms:.1f} ms"

@@ -18,6 +18,9 @@ Cortex-M4 with the DSP extension (no MVE):
   ``arm_depthwise_conv_s8_opt``'s buffer, which the wrapper requests even
   when it will take the 3x3 path;
 - ``AVERAGE_POOL_2D``: one int32 accumulator per channel;
+- ``SVDF``, in both libraries (the reference kernel asks too): two int32
+  buffers, one value per filter and one per unit (the time filter's sums,
+  then the rank-reduced ones), as two requests;
 - anything else: none.
 """
 
@@ -36,6 +39,10 @@ def scratch_bytes(kernels: str, graph: Graph, op: Operator) -> int:
         dims = len(graph.tensors[op.inputs[0]].shape)
         axes = int(np.prod(graph.tensors[op.inputs[1]].shape, dtype=np.int64))
         return align(4 * outputs) + align(4 * dims) + align(4 * axes)
+    if op.op == "SVDF":
+        batch, units = graph.tensors[op.outputs[0]].shape
+        filters = graph.tensors[op.inputs[2]].shape[0]
+        return align(4 * batch * filters) + align(4 * batch * units)
     if kernels != "cmsis-nn":
         return 0
     if op.op == "CONV_2D":

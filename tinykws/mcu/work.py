@@ -14,6 +14,11 @@ matter: a zero weight costs a kernel as much as any other):
   or compares of the window;
 - ``MEAN`` (over height and width, a global average pool): "MACs" = the input
   elements, one add each;
+- ``SVDF``, weights_feature ``(F, D)`` and weights_time ``(F, M)``, one frame
+  per invocation: MACs = batch * F * (D + M) (the feature filter on the frame,
+  the time filter over the memory); "taps" = batch * F * M, the int16 state
+  elements the left shift moves; outputs = batch * (F + units), the
+  requantizations (each filter's new state value, each unit's output);
 - ``ADD`` (a residual sum, broadcasting or not), ``SOFTMAX``, ``RESHAPE``,
   ``QUANTIZE``, ``DEQUANTIZE``: no MACs; their cost is per output element.
 
@@ -38,7 +43,8 @@ from tinykws.errors import TinyKWSError
 from tinykws.tflite.model import Graph, Operator
 
 SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
-                 "MAX_POOL_2D", "MEAN", "ADD", "SOFTMAX", "RESHAPE", "QUANTIZE", "DEQUANTIZE")
+                 "MAX_POOL_2D", "MEAN", "ADD", "SOFTMAX", "RESHAPE", "QUANTIZE", "DEQUANTIZE",
+                 "SVDF")
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,12 @@ def op_work(graph: Graph, op: Operator) -> Work:
         return Work(outputs * kh * kw, outputs * kh * kw, outputs)
     if op.op == "FULLY_CONNECTED":
         return Work(outputs * graph.tensors[op.inputs[1]].shape[-1], 0, outputs)
+    if op.op == "SVDF":
+        batch, units = graph.tensors[op.outputs[0]].shape
+        filters, memory = graph.tensors[op.inputs[2]].shape
+        n_input = graph.tensors[op.inputs[1]].shape[1]
+        return Work(batch * filters * (n_input + memory), batch * filters * memory,
+                    batch * (filters + units))
     if op.op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         window = op.options["filter_height"] * op.options["filter_width"]
         return Work(outputs * window, 0, outputs)

@@ -16,6 +16,7 @@ from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.pooling import AveragePool2D, GlobalAveragePool, MaxPool2D
 from tinykws.nn.resnet import Reshape, ResidualBlock
+from tinykws.nn.svdf import SVDF
 
 TINY_CONV_INPUT = (49, 40, 1)  # (frames, channels, 1): 1 s of micro features
 
@@ -106,6 +107,8 @@ def from_spec(spec: dict) -> Sequential:
             layers.append(ResidualBlock(*(from_spec({"input_shape": spec["input_shape"],
                                                      "layers": s[branch]}).layers
                                           for branch in ("body", "shortcut"))))
+        elif kind == "svdf":
+            layers.append(SVDF(s["bins"], s["units"], s["rank"], s["memory"]))
         else:
             raise ValueError(f"unknown layer type {kind!r}")
     return Sequential(layers, tuple(spec["input_shape"]))

@@ -30,6 +30,11 @@ Shapes for the default 49 x 40 input and 4 labels (parameters):
 - ``low_latency_conv`` ("cnn-one-fstride4", Sainath & Parada 2015): conv over
   all 49 frames x 8 bins, 186 filters, VALID -> (1, 33, 186) -> dense 128 ->
   dense 128 -> dense 4, the dense layers without ReLU as in TF (875,918).
+- ``low_latency_svdf`` (Nakkiran et al. 2015): an SVDF (:mod:`tinykws.nn.svdf`)
+  of 1280 units, rank 2, a memory of all 49 frames -> ReLU -> dense 256 ->
+  dense 256 -> dense 4, the dense layers without ReLU as in TF (623,876). Its
+  int8 model streams: one frame per invocation, the SVDF's state holding the
+  memory.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import TINY_CONV_INPUT, Sequential, tiny_conv, truncated_normal
 from tinykws.nn.pooling import MaxPool2D
 from tinykws.nn.tc_resnet import NARROW_WIDTH, tc_resnet8
+from tinykws.nn.svdf import SVDF
 
 
 def _conv(c_in, c_out, kernel, stride, padding, rng, std=0.01) -> Conv2D:
@@ -98,6 +104,19 @@ def low_latency_conv(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5) 
                                 Dropout(dropout), _dense(128, num_labels, rng)], input_shape)
 
 
+def low_latency_svdf(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5) -> Sequential:
+    """``create_low_latency_svdf_model``: an SVDF over every frame, three dense layers."""
+    frames, bins, c = input_shape
+    if c != 1:
+        raise ValueError(f"the SVDF takes one channel, not {c}")
+    svdf = SVDF(bins, units=1280, rank=2, memory=frames)
+    for name in ("weights_feature", "weights_time"):
+        svdf.params[name][...] = truncated_normal(rng, svdf.params[name].shape, 0.01)
+    return Sequential([svdf, ReLU(), Dropout(dropout), _dense(1280, 256, rng), Dropout(dropout),
+                       _dense(256, 256, rng), Dropout(dropout), _dense(256, num_labels, rng)],
+                      input_shape)
+
+
 def _tiny_conv(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5) -> Sequential:
     if tuple(input_shape) != TINY_CONV_INPUT:
         raise TinyKWSError(f"tiny_conv is built for {TINY_CONV_INPUT} inputs, not {tuple(input_shape)}")
@@ -121,6 +140,7 @@ MODELS = {
     "ds_cnn": _ds_cnn,
     "tc_resnet8": _tc_resnet8,
     "tc_resnet8_narrow": _tc_resnet8_narrow,
+    "low_latency_svdf": low_latency_svdf,
 }
 
 

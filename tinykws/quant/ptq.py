@@ -23,7 +23,9 @@ quantization spec):
   (:func:`tinykws.nn.batch_norm.fold_batch_norms`); a convolution with
   ``groups == in_channels`` becomes DEPTHWISE_CONV_2D (weights ``(1, KH, KW, O)``,
   per-channel scales along dimension 3); an average pool becomes
-  AVERAGE_POOL_2D, whose output keeps its input's quantization (TFLM requires it).
+  AVERAGE_POOL_2D, whose output keeps its input's quantization (TFLM requires it);
+  an SVDF becomes TFLite's streaming SVDF op (:mod:`tinykws.quant.svdf`), and the
+  graph then takes one frame per invocation.
 - a **residual block** (:mod:`tinykws.quant.residual`) becomes its branches'
   convolutions and an ADD with a fused ReLU and an output scale of its own,
   calibrated on the sum; a :class:`~tinykws.nn.resnet.Reshape` becomes RESHAPE.
@@ -47,22 +49,27 @@ from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import Sequential
 from tinykws.nn.pooling import AveragePool2D, MaxPool2D
 from tinykws.nn.resnet import Reshape, ResidualBlock
+from tinykws.nn.svdf import SVDF
 from tinykws.quant.grid import asymmetric_params, check_grid, f32, symmetric_weights, tflite_round
 from tinykws.quant.residual import add_residual_block, residual_ranges
+from tinykws.quant.svdf import graph_input_shape, quantize_svdf, state_range
 from tinykws.tflite.model import Graph, Operator, Tensor
 
 
 def calibrate(model: Sequential, x: np.ndarray) -> list[tuple[float, float]]:
-    """``(min, max)`` of every conv/dense output (after its ReLU when one follows); a
-    residual block's convolutions and sum in the order :func:`add_residual_block` reads them."""
+    """``(min, max)`` of every conv/dense/SVDF output (after its ReLU when one follows); a
+    residual block's convolutions and sum in the order :func:`add_residual_block` reads them;
+    an SVDF's is preceded by the range of what enters its memory."""
     ranges = []
     h = x
     layers = model.layers
     for i, layer in enumerate(layers):
+        if isinstance(layer, SVDF):
+            ranges.append(state_range(layer, h))
         before, h = h, layer.forward(h)
         if isinstance(layer, ResidualBlock):
             ranges += residual_ranges(layer, before)
-        elif isinstance(layer, (Conv2D, Dense)):
+        elif isinstance(layer, (Conv2D, Dense, SVDF)):
             out = h
             if i + 1 < len(layers) and isinstance(layers[i + 1], ReLU):
                 out = np.maximum(out, 0)
@@ -161,7 +168,7 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
             raise ValueError("give calibration_x or ranges")
         ranges = calibrate(model, calibration_x)
     ranges = iter(ranges)
-    tensors: list[Tensor] = [Tensor("input", (1, *model.input_shape), "int8", (in_scale,),
+    tensors: list[Tensor] = [Tensor("input", graph_input_shape(model), "int8", (in_scale,),
                                     (in_zp,))]
     ops: list[Operator] = []
     current, scale = 0, in_scale  # tensor index and scale of the running activation
@@ -206,6 +213,12 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
             ops.append(Operator("FULLY_CONNECTED", (current, n - 3, n - 2), (n - 1,),
                                 {"activation": "RELU" if fused_relu else "NONE", "keep_num_dims": False}))
             current, scale = n - 1, out_scale
+        elif isinstance(layer, SVDF):  # a streaming op: the graph then takes one frame per call
+            new, op = quantize_svdf(layer, f"svdf{i}", len(tensors), current, next(ranges),
+                                    next(ranges), fused_relu, bits, grid)
+            tensors += new
+            ops.append(op)
+            current, scale = len(tensors) - 1, new[-1].scale[0]
         else:
             raise ValueError(f"cannot export layer {type(layer).__name__}")
     if softmax:

@@ -87,7 +87,7 @@ class QuantStudySettings:
 
 def integer_predictions(graph, bits: int, x: np.ndarray) -> np.ndarray:
     """Argmax ``(N,)`` of an integer graph (logits output) on float features ``x``."""
-    logits = Int8Runtime(graph, activation_bits=bits).run(float_to_int8_input(x))  # (N, K) int8
+    logits = Int8Runtime(graph, activation_bits=bits).run_clip(float_to_int8_input(x))  # (N, K) int8
     return logits.astype(np.int32).argmax(1)
 
 

@@ -92,14 +92,43 @@ def int8_windows(samples: np.ndarray, config: MicroFrontendConfig = MicroFronten
 
 
 def stream_scores(runtime, samples: np.ndarray, batch: int = 1024, progress=None):
-    """Our int8 runtime on every window: ``(times_ms (T,), scores (T, labels) int8, windows)``."""
+    """Our int8 runtime on every window: ``(times_ms (T,), scores (T, labels) int8, windows)``.
+
+    A streaming model (an SVDF) runs as the device would run it: one frame per
+    call over the whole recording, one window's scores after each frame.
+    """
     windows = int8_windows(samples)
+    if runtime.is_streaming and _memory_frames(runtime) <= WINDOW_FRAMES:
+        return window_end_ms(len(windows)), _streamed(runtime, windows, progress), windows
     out = []
     for i in range(0, len(windows), batch):
-        out.append(runtime.run(np.ascontiguousarray(windows[i:i + batch])))
+        out.append(runtime.run_clip(np.ascontiguousarray(windows[i:i + batch])))
         if progress is not None:
             progress.update(min(batch, len(windows) - i))
     return window_end_ms(len(windows)), np.concatenate(out), windows
+
+
+def _memory_frames(runtime) -> int:
+    """The longest memory of the runtime's SVDFs, in frames."""
+    return max(op.params.weights_time.shape[1] for op in runtime.ops if op.state is not None)
+
+
+def _streamed(runtime, windows: np.ndarray, progress=None) -> np.ndarray:
+    """Scores of every window from one pass over the frames: after frame ``t`` the
+    state holds frames ``t - memory + 1 .. t`` (older ones have left it), which is
+    what running window ``t`` alone from a fresh state leaves, so the output is
+    the same, bit for bit."""
+    frames = np.concatenate([windows[0, :, :, 0], windows[1:, -1, :, 0]])  # (T + 48, 40)
+    runtime.reset_state()
+    scores = []
+    for t, frame in enumerate(frames):
+        y = runtime.run(np.ascontiguousarray(frame[None]))
+        if t >= WINDOW_FRAMES - 1:
+            scores.append(y)
+            if progress is not None:
+                progress.update(1)
+    runtime.reset_state()
+    return np.concatenate(scores)  # (T, labels) int8
 
 
 def check_windows(blob: bytes, windows: np.ndarray, ours: np.ndarray, count: int = 32,

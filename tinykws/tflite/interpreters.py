@@ -8,6 +8,11 @@
   without XNNPACK (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``).
 
 Both are optional (the ``test`` extra); importing them happens on first use.
+
+A streaming model (an SVDF's variable state; input one frame) given a whole
+clip ``(1, frames, bins, 1)`` is reset and fed the clip one frame per
+invocation, as :meth:`tinykws.int8.runtime.Int8Runtime.run_clip` does; the
+output after the last frame is the clip's.
 """
 
 from __future__ import annotations
@@ -17,15 +22,33 @@ from typing import Callable
 import numpy as np
 
 
+def _is_streaming(model: bytes) -> bool:
+    from tinykws.tflite.reader import parse_tflite
+
+    return any(t.is_variable for t in parse_tflite(model).tensors)
+
+
+def _invocations(x: np.ndarray, streaming: bool):
+    """What to feed for one example: ``x`` itself, or a clip's frames ``(1, bins)`` in order."""
+    if not streaming or x.ndim <= 2:
+        return [x]
+    return [np.ascontiguousarray(x[:, t].reshape(len(x), -1)) for t in range(x.shape[1])]
+
+
 def tflm_runner(model: bytes) -> Callable[[np.ndarray], np.ndarray]:
     """tflite-micro on one example at a time: ``x (1, ...) -> output (1, ...)``."""
     from tflite_micro import runtime
 
     interpreter = runtime.Interpreter.from_bytes(model)
+    streaming = _is_streaming(model)
 
     def run(x: np.ndarray) -> np.ndarray:
-        interpreter.set_input(x, 0)
-        interpreter.invoke()
+        frames = _invocations(x, streaming)
+        if len(frames) > 1:
+            interpreter.reset()
+        for frame in frames:
+            interpreter.set_input(frame, 0)
+            interpreter.invoke()
         return interpreter.get_output(0)
 
     return run
@@ -51,10 +74,15 @@ def litert_runner(model: bytes, reference: bool = True, batch: int = 1,
         interpreter.resize_tensor_input(in_index, [batch, *shape[1:]])
     interpreter.allocate_tensors()
     out_index = interpreter.get_output_details()[0]["index"]
+    streaming = _is_streaming(model)
 
     def run(x: np.ndarray) -> np.ndarray:
-        interpreter.set_tensor(in_index, x)
-        interpreter.invoke()
+        frames = _invocations(x, streaming)
+        if len(frames) > 1:
+            interpreter.reset_all_variables()
+        for frame in frames:
+            interpreter.set_tensor(in_index, frame)
+            interpreter.invoke()
         return interpreter.get_tensor(out_index).copy()
 
     return run
@@ -78,7 +106,7 @@ def check_against_tflm(model: bytes, x: np.ndarray, ours: np.ndarray | None = No
         from tinykws.int8.runtime import Int8Runtime
         from tinykws.tflite.reader import parse_tflite
 
-        ours = Int8Runtime(parse_tflite(model, "model.tflite")).run(x)  # (N, K) int8
+        ours = Int8Runtime(parse_tflite(model, "model.tflite")).run_clip(x)  # (N, K) int8
     mismatches = sum(int(not np.array_equal(tflm(x[i:i + 1]), ours[i:i + 1])) for i in range(len(x)))
     return {"examples": int(len(x)), "bit_exact": mismatches == 0, "mismatches": mismatches}
 

@@ -23,7 +23,7 @@ Conventions (TFLite's):
   ``stride_w``, ``dilation_h``, ``dilation_w``, ``depth_multiplier``,
   ``activation`` "NONE"/"RELU"/"RELU6"/"RELU_N1_TO_1", ``keep_num_dims``,
   ``beta``, ``new_shape``; the poolings' ``filter_height``/``filter_width``;
-  MEAN's ``keep_dims``).
+  MEAN's ``keep_dims``; SVDF's ``rank``).
 
 Building a graph, e.g. in a post-training converter (lists, NumPy scalars and
 arrays are accepted and stored as tuples of Python numbers)::
@@ -49,7 +49,8 @@ class Tensor:
 
     ``shape`` is the full static shape (batch first); ``dtype`` a NumPy dtype
     name ("int8", "int32", "float32", ...); ``scale``/``zero_point`` are
-    empty tuples for a tensor without quantization.
+    empty tuples for a tensor without quantization. ``is_variable`` marks a
+    state the interpreter keeps between invocations (SVDF's activation state).
     """
 
     name: str
@@ -59,6 +60,7 @@ class Tensor:
     zero_point: tuple[int, ...] = ()
     quantized_dimension: int = 0
     data: np.ndarray | None = field(default=None, compare=False, repr=False)
+    is_variable: bool = False
 
     def __post_init__(self):
         # Normalise what a converter may pass (lists, NumPy numbers) so that

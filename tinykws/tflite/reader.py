@@ -187,7 +187,8 @@ def _tensor(fb: Flatbuffer, t: Table, buffers: list[bytes]) -> Tensor:
         data = np.frombuffer(raw, dt).astype(dtype).reshape(shape)
         data.flags.writeable = False
     return Tensor(name=name, shape=shape, dtype=dtype, scale=scale, zero_point=zero_point,
-                  quantized_dimension=axis, data=data)
+                  quantized_dimension=axis, data=data,
+                  is_variable=bool(t.scalar(Slot.TENSOR_IS_VARIABLE, "B")))
 
 
 def _operator(fb: Flatbuffer, op: Table, op_names: list[str], n_tensors: int) -> Operator:
@@ -255,6 +256,11 @@ def _options(fb: Flatbuffer, op: str, t: Table | None) -> dict:
         return {"activation": _activation(fb, activation, op)}
     if op == "MEAN":
         return {"keep_dims": t is not None and bool(t.scalar(Slot.REDUCER_KEEP_DIMS, "B"))}
+    if op == "SVDF":
+        if t is None:
+            raise fb.fail("SVDF has no options")
+        return {"rank": t.scalar(Slot.SVDF_RANK, "i"),
+                "activation": _activation(fb, t.scalar(Slot.SVDF_ACTIVATION, "b"), op)}
     return {}
 
 

@@ -4,7 +4,7 @@ Numbers transcribed by hand from ``tensorflow/compiler/mlir/lite/schema/schema.f
 (the schema tflite-micro pins). A flatbuffer table stores its fields in
 *slots* numbered in declaration order; a union field takes two slots (its
 ``_type`` byte, then the offset of the table). Only what TinyConv-shaped int8
-models and the zoo's building blocks (pooling, ADD, MEAN) need is listed: anything else in a file is reported as unsupported
+models and the zoo's building blocks (pooling, ADD, MEAN, SVDF) need is listed: anything else in a file is reported as unsupported
 rather than guessed at.
 """
 
@@ -29,6 +29,7 @@ BUILTIN_OPERATOR = {
     "MAX_POOL_2D": 17,
     "RESHAPE": 22,
     "SOFTMAX": 25,
+    "SVDF": 27,
     "MEAN": 40,
     "QUANTIZE": 114,
 }
@@ -54,6 +55,7 @@ BUILTIN_OPTIONS = {
     "Conv2DOptions": 1,
     "DepthwiseConv2DOptions": 2,
     "Pool2DOptions": 5,
+    "SVDFOptions": 6,
     "FullyConnectedOptions": 8,
     "SoftmaxOptions": 9,
     "AddOptions": 11,
@@ -75,6 +77,7 @@ OPTIONS_OF = {
     "MAX_POOL_2D": "Pool2DOptions",
     "ADD": "AddOptions",
     "MEAN": "ReducerOptions",
+    "SVDF": "SVDFOptions",
 }
 
 
@@ -180,3 +183,8 @@ class Slot:
 
     # table ReducerOptions (MEAN)
     REDUCER_KEEP_DIMS = 0  # bool
+
+    # table SVDFOptions
+    SVDF_RANK = 0  # int
+    SVDF_ACTIVATION = 1
+    SVDF_ASYMMETRIC_QUANTIZE_INPUTS = 2  # bool; hybrid (float) models only

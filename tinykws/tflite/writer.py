@@ -39,7 +39,7 @@ BUFFER_ALIGNMENT = 16
 # Operator versions TFLite assigns to these ops with int8 tensors.
 OPERATOR_VERSION = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "SOFTMAX": 2,
                     "RESHAPE": 1, "QUANTIZE": 2, "DEQUANTIZE": 2, "AVERAGE_POOL_2D": 2,
-                    "MAX_POOL_2D": 2, "ADD": 2, "MEAN": 2}
+                    "MAX_POOL_2D": 2, "ADD": 2, "MEAN": 2, "SVDF": 3}
 
 
 def write_tflite(graph: Graph, path: str | Path) -> Path:
@@ -188,7 +188,7 @@ def _tensor(b: flatbuffers.Builder, t: Tensor, buffer: int) -> int:
         quant = b.EndObject()
     shape_vec = _int_vector(b, t.shape)
     name = b.CreateString(t.name)
-    b.StartObject(5)
+    b.StartObject(6)
     b.PrependUOffsetTRelativeSlot(Slot.TENSOR_SHAPE, shape_vec, 0)
     # Write the type even when it is the default (FLOAT32 = 0) so the field is explicit.
     b.PrependInt8Slot(Slot.TENSOR_TYPE, schema.TENSOR_TYPE[t.dtype], -1)
@@ -196,6 +196,7 @@ def _tensor(b: flatbuffers.Builder, t: Tensor, buffer: int) -> int:
     b.PrependUOffsetTRelativeSlot(Slot.TENSOR_NAME, name, 0)
     if quant is not None:
         b.PrependUOffsetTRelativeSlot(Slot.TENSOR_QUANTIZATION, quant, 0)
+    b.PrependBoolSlot(Slot.TENSOR_IS_VARIABLE, t.is_variable, False)
     return b.EndObject()
 
 
@@ -267,6 +268,11 @@ def _options(b: flatbuffers.Builder, op: Operator) -> int:
     if op.op == "MEAN":
         b.StartObject(1)
         b.PrependBoolSlot(Slot.REDUCER_KEEP_DIMS, bool(o.get("keep_dims", False)), None)
+        return b.EndObject()
+    if op.op == "SVDF":
+        b.StartObject(3)  # asymmetric_quantize_inputs left false: a full-int8 model
+        b.PrependInt32Slot(Slot.SVDF_RANK, o["rank"], 0)
+        b.PrependInt8Slot(Slot.SVDF_ACTIVATION, schema.ACTIVATION[o.get("activation", "NONE")], -1)
         return b.EndObject()
     b.StartObject(0)  # QuantizeOptions / DequantizeOptions have no fields
     return b.EndObject()

@@ -152,7 +152,7 @@ def _int8_predictions(model, pipeline, x: np.ndarray) -> np.ndarray:
     from tinykws.train.evaluate import int8_model_input
 
     graph = int8_graph(model, pipeline)
-    return Int8Runtime(graph).run(int8_model_input(graph, pipeline.spec, x)).argmax(1)  # (N,)
+    return Int8Runtime(graph).run_clip(int8_model_input(graph, pipeline.spec, x)).argmax(1)  # (N,)
 
 
 def _pooled(out: Path, spec: FoldSpec, indexes, int8: bool, fold_reports: dict) -> dict:

@@ -135,7 +135,9 @@ def format_table(table: dict) -> str:
              f"Speaker-disjoint {table['folds']}-fold cross-validation, {table['steps']} steps per "
              f"fold, {table.get('features', 'micro 30/20 ms, 40 bins, 16000 Hz, 1000 ms')} features; balanced accuracy and false accepts pooled over every clip (95 % intervals); "
              "size and device numbers of fold 0's model; MCU time estimated for a 64 MHz "
-             "Cortex-M4 (reference kernels / CMSIS-NN); CPU time of our int8 runtime, one clip; "
+             "Cortex-M4 (reference kernels / CMSIS-NN); CPU time of our int8 runtime, one clip "
+             "(for a streaming model, low_latency_svdf, both are one invocation: its cost per "
+             "new 20 ms frame, as a whole-clip model pays one clip per step on the device); "
              "tflite-micro: every fold's int8 model on every scored clip, outputs compared "
              "byte for byte with ours.", "",
              "| model | balanced (float) | balanced (int8) | false accepts (int8) | params | MACs | "
