@@ -247,3 +247,19 @@ def test_narrow_tc_resnet8_fits_tiny_convs_flash_and_arena(real_clip_features):
     assert arena <= tflm_arena_bytes(tiny)["total"]
     # the MCU estimate covers ADD, and plans the same arena as tflite-micro (ADD's op data: 136 B)
     assert estimate_model(parse_tflite(narrow), model_bytes=len(narrow)).arena_bytes == arena
+
+
+def test_tc_resnet8_mcu_fits_twelve_label_tiny_convs_flash_and_arena(real_clip_features):
+    """Sized for the 12-class task: its .tflite and tflite-micro arena are within TinyConv's
+    with 12 outputs, and its graph starts with the convolution (no RESHAPE, no input copy)."""
+    pytest.importorskip("tflite_micro")
+    from tinykws.features.model_input import to_float_model_input
+    from tinykws.tflite.interpreters import tflm_arena_bytes
+
+    x = to_float_model_input(real_clip_features)[..., None]
+    graph = quantize_model(_trained_like("tc_resnet8_mcu", 12, x), x)
+    mcu = serialize_tflite(graph)
+    tiny = serialize_tflite(quantize_model(_trained_like("tiny_conv", 12, x), x))
+    assert "RESHAPE" not in [op.op for op in graph.operators[:1]]
+    assert len(mcu) <= len(tiny)
+    assert tflm_arena_bytes(mcu)["total"] <= tflm_arena_bytes(tiny)["total"]

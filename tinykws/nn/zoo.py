@@ -26,7 +26,9 @@ Shapes for the default 49 x 40 input and 4 labels (parameters):
 - ``tc_resnet8`` (Choi et al. 2019, :mod:`tinykws.nn.tc_resnet`): the bins as channels of
   temporal 3x1 and 9x1 convolutions, three residual blocks of widths 24, 32, 48
   (65,508 for 12 labels); ``tc_resnet8_narrow`` is its width multiplier 0.36, widths
-  5, 8, 11, 17 (8,571), the widest within TinyConv's int8 ``.tflite`` and arena.
+  5, 8, 11, 17 (8,571), the widest within TinyConv's int8 ``.tflite`` and arena;
+  ``tc_resnet8_mcu`` is width 0.75 without the RESHAPE (37,506), within 12-label
+  TinyConv's ``.tflite`` and arena.
 - ``low_latency_conv`` ("cnn-one-fstride4", Sainath & Parada 2015): conv over
   all 49 frames x 8 bins, 186 filters, VALID -> (1, 33, 186) -> dense 128 ->
   dense 128 -> dense 4, the dense layers without ReLU as in TF (875,918).
@@ -47,7 +49,7 @@ from tinykws.nn.ds_cnn import ds_cnn
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import TINY_CONV_INPUT, Sequential, tiny_conv, truncated_normal
 from tinykws.nn.pooling import MaxPool2D
-from tinykws.nn.tc_resnet import NARROW_WIDTH, tc_resnet8
+from tinykws.nn.tc_resnet import MCU_WIDTH, NARROW_WIDTH, tc_resnet8
 from tinykws.nn.svdf import SVDF
 
 
@@ -131,6 +133,11 @@ def _tc_resnet8_narrow(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5
     return tc_resnet8(num_labels, rng, tuple(input_shape), width=NARROW_WIDTH, dropout=dropout)
 
 
+def _tc_resnet8_mcu(num_labels, rng, input_shape=TINY_CONV_INPUT, dropout=0.5) -> Sequential:
+    return tc_resnet8(num_labels, rng, tuple(input_shape), width=MCU_WIDTH, dropout=dropout,
+                      reshape=False)
+
+
 MODELS = {
     "tiny_conv": _tiny_conv,
     "single_fc": single_fc,
@@ -140,6 +147,7 @@ MODELS = {
     "ds_cnn": _ds_cnn,
     "tc_resnet8": _tc_resnet8,
     "tc_resnet8_narrow": _tc_resnet8_narrow,
+    "tc_resnet8_mcu": _tc_resnet8_mcu,
     "low_latency_svdf": low_latency_svdf,
 }
 
