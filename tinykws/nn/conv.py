@@ -22,13 +22,28 @@ so the convolution is one matrix product per group (BLAS does the work):
 ``dw = dy.T @ cols``, ``dcols = dy @ w``, and ``dx`` scatters ``dcols``
 back onto the input positions each row came from (col2im).
 
-That is the **im2col path**, the reference, and what grouped convolutions
-run. An ungrouped layer (TinyConv's) takes the **stride-phase path**: ``y``
-and ``dw`` from the Numba kernels of :mod:`kernels.float_conv`, the same sums
-without writing the im2col matrix, which for TinyConv costs more than the
-product itself. The results agree to float32 rounding; ``numba=False`` keeps
-the reference path. Each path saves its own named cache for backward
-(:class:`Im2colCache`, :class:`StridePhaseCache`); ``dx`` is col2im in both.
+That is the **im2col path**, the reference (``numba=False``), and what
+grouped convolutions other than depthwise ones run. Otherwise a layer takes
+the fast path made for its shape, each computing the same sums without
+writing the im2col matrix, which for these layers costs more than the
+product itself:
+
+- **stride-phase path**, an ungrouped layer with a kernel larger than 1x1
+  (TinyConv's): ``y`` and ``dw`` from the Numba kernels of
+  :mod:`kernels.float_conv`; ``dx`` is col2im;
+- **pointwise path**, an ungrouped 1x1 kernel (DS-CNN's pointwise layers):
+  no window, so no im2col: the pixels the filter reads (every stride-th) are
+  already the rows of a matrix, ``rows = x[:, ::sh, ::sw, :].reshape(-1, C)``,
+  and ``y = rows @ w.T``, ``dw = dy.T @ rows``, ``dx = dy @ w`` are one large
+  matrix product each over ``N*OH*OW`` rows (BLAS; large products run near
+  peak in any BLAS build, unlike the thin per-group ones of im2col);
+- **depthwise path**, ``groups == in_channels`` (DS-CNN's 3x3 layers): forward,
+  input gradient and weight gradient from :mod:`kernels.float_depthwise`,
+  one multiply-add over the channel axis per tap.
+
+The results agree to float32 rounding. Each path saves its own named cache
+for backward (:class:`Im2colCache`, :class:`StridePhaseCache`,
+:class:`PointwiseCache`, :class:`DepthwiseCache`).
 """
 
 from __future__ import annotations
@@ -38,6 +53,7 @@ from typing import NamedTuple
 import numpy as np
 
 from kernels.float_conv import conv2d_forward, conv2d_weight_grad
+from kernels.float_depthwise import depthwise_backward, depthwise_forward
 from tinykws.padding import PaddingValues, compute_padding_height_width
 
 
@@ -80,6 +96,25 @@ class StridePhaseCache(NamedTuple):
     weight: np.ndarray  # (1, O, KH*KW*C), the effective weights
 
 
+class PointwiseCache(NamedTuple):
+    """What the pointwise path's backward reads: the pixels the 1x1 filters read."""
+
+    geometry: Geometry
+    rows: np.ndarray  # (N*OH*OW, C): x[:, ::sh, ::sw, :] as a matrix
+    weight: np.ndarray  # (O, C), the effective weights
+
+
+class DepthwiseCache(NamedTuple):
+    """What the depthwise path's backward reads: the input and the filters, channel last."""
+
+    geometry: Geometry
+    x: np.ndarray  # (N, H, W, O): the input, each channel repeated O / C times
+    weight: np.ndarray  # (KH, KW, O), the effective weights
+
+
+Cache = Im2colCache | StridePhaseCache | PointwiseCache | DepthwiseCache
+
+
 class Conv2D:
     """Convolution layer with weight ``(O, KH, KW, C // groups)`` and bias ``(O,)``."""
 
@@ -90,16 +125,25 @@ class Conv2D:
             raise ValueError("groups must divide both in_channels and out_channels")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel, self.stride, self.padding, self.groups = tuple(kernel), tuple(stride), padding, groups
-        self.numba = numba and groups == 1  # the stride-phase path (see module doc)
+        self.numba = numba
+        self.path = self._path()
         kh, kw = self.kernel
         self.params = {"weight": np.zeros((out_channels, kh, kw, in_channels // groups), np.float32),
                        "bias": np.zeros(out_channels, np.float32)}
         self.grads: dict[str, np.ndarray] = {}
-        self._cache: Im2colCache | StridePhaseCache | None = None
+        self._cache: Cache | None = None
         # Quantization-aware training sets a FakeQuant here (tinykws.quant.qat):
         # the forward pass then uses the quantized weights and the gradient
         # reaches the float weights straight through it.
         self.weight_quant = None
+
+    def _path(self) -> str:
+        """Which computation this layer's shape takes (see the module doc)."""
+        if not self.numba:
+            return "im2col"
+        if self.groups == 1:
+            return "pointwise" if self.kernel == (1, 1) else "stride_phase"
+        return "depthwise" if self.groups == self.in_channels else "im2col"
 
     def effective_weight(self) -> np.ndarray:
         """The weights the forward pass multiplies by: fake-quantized during QAT."""
@@ -125,7 +169,13 @@ class Conv2D:
         return oh, ow, self.out_channels
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        return self._forward_stride_phases(x) if self.numba else self._forward_im2col(x)
+        if self.path == "stride_phase":
+            return self._forward_stride_phases(x)
+        if self.path == "pointwise":
+            return self._forward_pointwise(x)
+        if self.path == "depthwise":
+            return self._forward_depthwise(x)
+        return self._forward_im2col(x)
 
     # -- the im2col path (reference) ---------------------------------------------------
 
@@ -175,20 +225,87 @@ class Conv2D:
         """``dw`` by :func:`kernels.float_conv.conv2d_weight_grad`: (O, KH, KW, C)."""
         return conv2d_weight_grad(cache.phases, np.ascontiguousarray(dy), *self.kernel)
 
-    # -- backward, both paths --------------------------------------------------------------
+    # -- the pointwise path (one matrix product) ------------------------------------------
+
+    def _forward_pointwise(self, x: np.ndarray) -> np.ndarray:
+        """``y = rows @ w.T + b`` for a 1x1 kernel, which never pads (either padding)."""
+        geo = self._geometry(x.shape)
+        sh, sw = self.stride
+        n, c = x.shape[0], x.shape[3]
+        rows = np.ascontiguousarray(x[:, ::sh, ::sw, :]).reshape(-1, c)  # (N*OH*OW, C)
+        weight = self.effective_weight().reshape(self.out_channels, c)  # (O, C)
+        y = rows @ weight.T  # (N*OH*OW, O)
+        y += self.params["bias"]
+        self._cache = PointwiseCache(geo, rows, weight)
+        return y.reshape(n, geo.out_h, geo.out_w, self.out_channels)
+
+    def _input_grad_pointwise(self, dy: np.ndarray, cache: PointwiseCache) -> np.ndarray:
+        """``dx``: ``dy @ w`` onto the pixels read, zero on the ones a stride skipped."""
+        geo, (sh, sw) = cache.geometry, self.stride
+        n, h, w, c = geo.x_shape
+        drows = (dy.reshape(-1, self.out_channels) @ cache.weight).reshape(
+            n, geo.out_h, geo.out_w, c)  # (N, OH, OW, C)
+        if (sh, sw) == (1, 1):
+            return drows
+        dx = np.zeros(geo.x_shape, dy.dtype)
+        dx[:, ::sh, ::sw, :] = drows
+        return dx
+
+    # -- the depthwise path (Numba) ----------------------------------------------------
+
+    def _forward_depthwise(self, x: np.ndarray) -> np.ndarray:
+        """``forward`` of ``groups == in_channels`` by :func:`kernels.float_depthwise.depthwise_forward`."""
+        geo = self._geometry(x.shape)
+        multiplier = self.out_channels // self.in_channels
+        # Output channel o reads input channel o // multiplier: repeat each input channel.
+        x = np.repeat(x, multiplier, axis=3) if multiplier > 1 else np.ascontiguousarray(x)
+        weight = np.ascontiguousarray(
+            self.effective_weight()[..., 0].transpose(1, 2, 0), x.dtype)  # (KH, KW, O)
+        y = depthwise_forward(x, weight, self.params["bias"].astype(x.dtype), *self.stride,
+                              geo.top, geo.left, geo.out_h, geo.out_w)  # (N, OH, OW, O)
+        self._cache = DepthwiseCache(geo, x, weight)
+        return y
+
+    def _backward_depthwise(self, dy: np.ndarray, cache: DepthwiseCache,
+                            need_input_grad: bool) -> tuple[np.ndarray | None, np.ndarray]:
+        """``(dx, dw)`` by :func:`kernels.float_depthwise.depthwise_backward`: dx (N, H, W, C)
+        (the repeated channels' shares summed back onto the channel they copied) or None,
+        and dw (O, KH, KW)."""
+        geo = cache.geometry
+        n, h, w, c = geo.x_shape
+        dx, grad = depthwise_backward(cache.x, dy, cache.weight, *self.stride, geo.top, geo.left,
+                                      need_input_grad)
+        multiplier = self.out_channels // self.in_channels
+        if multiplier > 1:
+            dx = dx.reshape(n, h, w, c, multiplier).sum(axis=4)
+        return (dx if need_input_grad else None), grad.transpose(2, 0, 1)  # (KH, KW, O) -> (O, KH, KW)
+
+    # -- backward, every path ------------------------------------------------------------
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grads``; return ``dx`` unless the caller (a first layer) needs none."""
-        cache = self._cache
-        if self.numba:
-            dweight = self._weight_grad_stride_phases(dy, cache)
-        else:
-            dweight = self._weight_grad_im2col(dy, cache)
+        dy = np.ascontiguousarray(dy)
+        dx, dweight = self._gradients(dy, self._cache, need_input_grad)
         dweight = dweight.reshape(self.params["weight"].shape)
         if self.weight_quant is not None:
             dweight = self.weight_quant.backward(dweight)
         self.grads = {"weight": dweight, "bias": dy.sum(axis=(0, 1, 2))}
-        return self._input_grad(dy, cache.geometry, cache.weight) if need_input_grad else None
+        return dx
+
+    def _gradients(self, dy: np.ndarray, cache: Cache,
+                   need_input_grad: bool) -> tuple[np.ndarray | None, np.ndarray]:
+        """``(dx or None, dw)`` by the path the forward pass took."""
+        if self.path == "depthwise":
+            return self._backward_depthwise(dy, cache, need_input_grad)
+        if self.path == "pointwise":
+            dweight = dy.reshape(-1, self.out_channels).T @ cache.rows  # (O, C)
+            return (self._input_grad_pointwise(dy, cache) if need_input_grad else None), dweight
+        if self.path == "stride_phase":
+            dweight = self._weight_grad_stride_phases(dy, cache)
+        else:
+            dweight = self._weight_grad_im2col(dy, cache)
+        dx = self._input_grad(dy, cache.geometry, cache.weight) if need_input_grad else None
+        return dx, dweight
 
     def _input_grad(self, dy: np.ndarray, geo: Geometry, weight: np.ndarray) -> np.ndarray:
         """``dx``: ``dcols = dy @ w`` per group, scattered back onto the input (col2im)."""
