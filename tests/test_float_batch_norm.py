@@ -31,12 +31,16 @@ def test_batch_norm_kernels_equal_the_numpy_reference(shape, offset, need_input_
     gamma, beta = rng.normal(1, 0.3, c), rng.normal(0, 0.3, c)
     fast, reference = (_training_pass(BatchNorm(c, momentum=0.9, numba=numba), x, gamma, beta,
                                       dy, need_input_grad) for numba in (True, False))
-    for got, expected in zip(fast, reference):  # y, dx, dgamma, dbeta, moving mean, variance
+    # x^ carries float32's rounding of x (about |offset| * 6e-8 / std per value, differing
+    # between the two since their means differ in the last bits); dgamma sums m such values.
+    m = x.size // c
+    for i, (got, expected) in enumerate(zip(fast, reference)):  # y, dx, dgamma, dbeta, moving
         if expected is None:
             assert got is None and not need_input_grad
             continue
         assert got.dtype == expected.dtype == np.float32 and got.shape == expected.shape
-        np.testing.assert_allclose(got, expected, rtol=2e-4, atol=2e-4)
+        np.testing.assert_allclose(got, expected, rtol=2e-4,
+                                   atol=1e-4 * np.sqrt(m) if i in (2, 3) else 2e-4)
 
 
 def test_batch_norm_kernel_keeps_the_variance_of_a_large_mean():
