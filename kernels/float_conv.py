@@ -136,3 +136,4 @@ def conv2d_weight_grad(phases, dy, kernel_h, kernel_w):
                             grad[o, ky, kx, c] += total
                             kx += stride_w
     return grad
+

@@ -31,19 +31,27 @@ product itself:
 - **stride-phase path**, an ungrouped layer with a kernel larger than 1x1
   (TinyConv's): ``y`` and ``dw`` from the Numba kernels of
   :mod:`kernels.float_conv`; ``dx`` is col2im;
+- **pixel path**, an ungrouped layer with many filters and few output pixels
+  (DS-CNN's first layer on 49 x 10 MFCCs: 64 filters, 25 x 5 outputs): ``y``,
+  ``dw`` and ``dx`` from the pixel kernels of :mod:`kernels.float_conv_pixels`, one
+  multiply-add over the output channels per tap and input channel. Measured
+  (one core, batch 100): twice the stride-phase kernels' speed for that layer,
+  equal at 25 x 20 outputs, slower with 8 or 16 filters (TinyConv's) or with
+  500 outputs and 64 input channels, where the stride-phase rows are long;
+  hence :data:`PIXEL_PATH_MIN_FILTERS` and :data:`PIXEL_PATH_MAX_OUTPUTS`;
 - **pointwise path**, an ungrouped 1x1 kernel (DS-CNN's pointwise layers):
   no window, so no im2col: the pixels the filter reads (every stride-th) are
   already the rows of a matrix, ``rows = x[:, ::sh, ::sw, :].reshape(-1, C)``,
   and ``y = rows @ w.T``, ``dw = dy.T @ rows``, ``dx = dy @ w`` are one large
   matrix product each over ``N*OH*OW`` rows (BLAS; large products run near
   peak in any BLAS build, unlike the thin per-group ones of im2col);
-- **depthwise path**, ``groups == in_channels`` (DS-CNN's 3x3 layers): forward,
-  input gradient and weight gradient from :mod:`kernels.float_depthwise`,
-  one multiply-add over the channel axis per tap.
+- **depthwise path**, ``groups == in_channels`` (DS-CNN's 3x3 layers): the
+  same pixel kernels in their depthwise form, one multiply-add over the
+  channel axis per tap.
 
 The results agree to float32 rounding. Each path saves its own named cache
 for backward (:class:`Im2colCache`, :class:`StridePhaseCache`,
-:class:`PointwiseCache`, :class:`DepthwiseCache`).
+:class:`PixelCache`, :class:`PointwiseCache`).
 """
 
 from __future__ import annotations
@@ -53,8 +61,11 @@ from typing import NamedTuple
 import numpy as np
 
 from kernels.float_conv import conv2d_forward, conv2d_weight_grad
-from kernels.float_depthwise import depthwise_backward, depthwise_forward
+from kernels.float_conv_pixels import conv2d_backward_pixels, conv2d_forward_pixels
 from tinykws.padding import PaddingValues, compute_padding_height_width
+
+PIXEL_PATH_MIN_FILTERS = 32  # the pixel path: at least this many filters ...
+PIXEL_PATH_MAX_OUTPUTS = 256  # ... and at most this many output pixels per example
 
 
 class Geometry(NamedTuple):
@@ -96,6 +107,15 @@ class StridePhaseCache(NamedTuple):
     weight: np.ndarray  # (1, O, KH*KW*C), the effective weights
 
 
+class PixelCache(NamedTuple):
+    """What the pixel and depthwise paths' backward reads: the input and the filters, output
+    channel last."""
+
+    geometry: Geometry
+    x: np.ndarray  # (N, H, W, C); depthwise: each channel repeated O / C times, (N, H, W, O)
+    weight: np.ndarray  # (KH, KW, C, O); depthwise (KH, KW, 1, O): the effective weights
+
+
 class PointwiseCache(NamedTuple):
     """What the pointwise path's backward reads: the pixels the 1x1 filters read."""
 
@@ -104,15 +124,7 @@ class PointwiseCache(NamedTuple):
     weight: np.ndarray  # (O, C), the effective weights
 
 
-class DepthwiseCache(NamedTuple):
-    """What the depthwise path's backward reads: the input and the filters, channel last."""
-
-    geometry: Geometry
-    x: np.ndarray  # (N, H, W, O): the input, each channel repeated O / C times
-    weight: np.ndarray  # (KH, KW, O), the effective weights
-
-
-Cache = Im2colCache | StridePhaseCache | PointwiseCache | DepthwiseCache
+Cache = Im2colCache | StridePhaseCache | PixelCache | PointwiseCache
 
 
 class Conv2D:
@@ -137,12 +149,18 @@ class Conv2D:
         # reaches the float weights straight through it.
         self.weight_quant = None
 
-    def _path(self) -> str:
-        """Which computation this layer's shape takes (see the module doc)."""
+    def _path(self, out_h: int | None = None, out_w: int | None = None) -> str:
+        """Which computation this layer takes (see the module doc); an ungrouped layer's
+        choice between the stride-phase and pixel paths depends on the output size."""
         if not self.numba:
             return "im2col"
         if self.groups == 1:
-            return "pointwise" if self.kernel == (1, 1) else "stride_phase"
+            if self.kernel == (1, 1):
+                return "pointwise"
+            if (out_h is not None and self.out_channels >= PIXEL_PATH_MIN_FILTERS
+                    and out_h * out_w <= PIXEL_PATH_MAX_OUTPUTS):
+                return "pixels"
+            return "stride_phase"
         return "depthwise" if self.groups == self.in_channels else "im2col"
 
     def effective_weight(self) -> np.ndarray:
@@ -169,12 +187,13 @@ class Conv2D:
         return oh, ow, self.out_channels
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.path = self._path(*self.output_shape(x.shape[1:])[:2])
+        if self.path in ("pixels", "depthwise"):
+            return self._forward_pixels(x)
         if self.path == "stride_phase":
             return self._forward_stride_phases(x)
         if self.path == "pointwise":
             return self._forward_pointwise(x)
-        if self.path == "depthwise":
-            return self._forward_depthwise(x)
         return self._forward_im2col(x)
 
     # -- the im2col path (reference) ---------------------------------------------------
@@ -225,6 +244,38 @@ class Conv2D:
         """``dw`` by :func:`kernels.float_conv.conv2d_weight_grad`: (O, KH, KW, C)."""
         return conv2d_weight_grad(cache.phases, np.ascontiguousarray(dy), *self.kernel)
 
+    # -- the pixel and depthwise paths (Numba) ---------------------------------------
+
+    def _forward_pixels(self, x: np.ndarray) -> np.ndarray:
+        """``forward`` by :func:`kernels.float_conv_pixels.conv2d_forward_pixels`, for the pixel
+        and depthwise paths."""
+        geo = self._geometry(x.shape)
+        depthwise = self.path == "depthwise"
+        multiplier = self.out_channels // self.in_channels
+        if depthwise and multiplier > 1:  # output channel o reads input channel o // multiplier
+            x = np.repeat(x, multiplier, axis=3)
+        x = np.ascontiguousarray(x)
+        weight = np.ascontiguousarray(self.effective_weight().transpose(1, 2, 3, 0),
+                                      x.dtype)  # (KH, KW, C // groups, O)
+        y = conv2d_forward_pixels(x, weight, self.params["bias"].astype(x.dtype), *self.stride,
+                                  geo.top, geo.left, geo.out_h, geo.out_w,
+                                  depthwise)  # (N, OH, OW, O)
+        self._cache = PixelCache(geo, x, weight)
+        return y
+
+    def _backward_pixels(self, dy: np.ndarray, cache: PixelCache,
+                         need_input_grad: bool) -> tuple[np.ndarray | None, np.ndarray]:
+        """``(dx or None, dw)`` by :func:`kernels.float_conv_pixels.conv2d_backward_pixels`; a
+        depthwise layer's repeated channels' shares summed back onto the channel they copied."""
+        geo = cache.geometry
+        depthwise = self.path == "depthwise"
+        dx, grad = conv2d_backward_pixels(cache.x, dy, cache.weight, *self.stride, geo.top,
+                                          geo.left, need_input_grad, depthwise)
+        multiplier = self.out_channels // self.in_channels
+        if depthwise and multiplier > 1:
+            dx = dx.reshape(*geo.x_shape, multiplier).sum(axis=4)
+        return (dx if need_input_grad else None), grad.transpose(3, 0, 1, 2)  # (O, KH, KW, C/G)
+
     # -- the pointwise path (one matrix product) ------------------------------------------
 
     def _forward_pointwise(self, x: np.ndarray) -> np.ndarray:
@@ -251,35 +302,6 @@ class Conv2D:
         dx[:, ::sh, ::sw, :] = drows
         return dx
 
-    # -- the depthwise path (Numba) ----------------------------------------------------
-
-    def _forward_depthwise(self, x: np.ndarray) -> np.ndarray:
-        """``forward`` of ``groups == in_channels`` by :func:`kernels.float_depthwise.depthwise_forward`."""
-        geo = self._geometry(x.shape)
-        multiplier = self.out_channels // self.in_channels
-        # Output channel o reads input channel o // multiplier: repeat each input channel.
-        x = np.repeat(x, multiplier, axis=3) if multiplier > 1 else np.ascontiguousarray(x)
-        weight = np.ascontiguousarray(
-            self.effective_weight()[..., 0].transpose(1, 2, 0), x.dtype)  # (KH, KW, O)
-        y = depthwise_forward(x, weight, self.params["bias"].astype(x.dtype), *self.stride,
-                              geo.top, geo.left, geo.out_h, geo.out_w)  # (N, OH, OW, O)
-        self._cache = DepthwiseCache(geo, x, weight)
-        return y
-
-    def _backward_depthwise(self, dy: np.ndarray, cache: DepthwiseCache,
-                            need_input_grad: bool) -> tuple[np.ndarray | None, np.ndarray]:
-        """``(dx, dw)`` by :func:`kernels.float_depthwise.depthwise_backward`: dx (N, H, W, C)
-        (the repeated channels' shares summed back onto the channel they copied) or None,
-        and dw (O, KH, KW)."""
-        geo = cache.geometry
-        n, h, w, c = geo.x_shape
-        dx, grad = depthwise_backward(cache.x, dy, cache.weight, *self.stride, geo.top, geo.left,
-                                      need_input_grad)
-        multiplier = self.out_channels // self.in_channels
-        if multiplier > 1:
-            dx = dx.reshape(n, h, w, c, multiplier).sum(axis=4)
-        return (dx if need_input_grad else None), grad.transpose(2, 0, 1)  # (KH, KW, O) -> (O, KH, KW)
-
     # -- backward, every path ------------------------------------------------------------
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
@@ -295,8 +317,8 @@ class Conv2D:
     def _gradients(self, dy: np.ndarray, cache: Cache,
                    need_input_grad: bool) -> tuple[np.ndarray | None, np.ndarray]:
         """``(dx or None, dw)`` by the path the forward pass took."""
-        if self.path == "depthwise":
-            return self._backward_depthwise(dy, cache, need_input_grad)
+        if self.path in ("pixels", "depthwise"):
+            return self._backward_pixels(dy, cache, need_input_grad)
         if self.path == "pointwise":
             dweight = dy.reshape(-1, self.out_channels).T @ cache.rows  # (O, C)
             return (self._input_grad_pointwise(dy, cache) if need_input_grad else None), dweight
