@@ -136,4 +136,3 @@ def conv2d_weight_grad(phases, dy, kernel_h, kernel_w):
                             grad[o, ky, kx, c] += total
                             kx += stride_w
     return grad
-
