@@ -1,12 +1,21 @@
-"""Int8 TinyConv inference latency: our runtime vs ai-edge-litert and tflite-micro.
+"""Int8 inference latency of TinyConv and DS-CNN: our runtime vs ai-edge-litert and tflite-micro.
 
-Model: ``../shared/reference_models/tiny_conv_int8.tflite`` (49x40 int8
-input, CONV_2D 8x10x8 stride 2 + ReLU, FULLY_CONNECTED to 4, SOFTMAX).
+Models:
+
+- TinyConv, ``../shared/reference_models/tiny_conv_int8.tflite`` (49x40 int8
+  input, CONV_2D 8x10x8 stride 2 + ReLU, FULLY_CONNECTED to 4, SOFTMAX);
+- the zoo's DS-CNN (MLPerf Tiny's, 49x10 MFCC input, 12 labels, 2.66 M MACs:
+  CONV_2D 10x4 stride 2, four DEPTHWISE_CONV_2D 3x3 + CONV_2D 1x1 blocks,
+  AVERAGE_POOL_2D, FULLY_CONNECTED, SOFTMAX), made here by our own pipeline:
+  built with seeded weights, its batch norms' statistics moved by three
+  training passes, post-training quantized and written by our writer
+  (:func:`ds_cnn_int8_model`). Timing does not depend on the weights' values.
+
 Contenders, all single-threaded (``--threads``), timed alternately in one
 process:
 
-- ours, fused: :class:`tinykws.int8.fused.FusedTinyConv`, the batch-1
-  path (the whole graph in one Numba call, integer arithmetic, no BLAS);
+- ours, fused (TinyConv only): :class:`tinykws.int8.fused.FusedTinyConv`, the
+  batch-1 path (the whole graph in one Numba call, integer arithmetic, no BLAS);
 - ours, op by op: :class:`tinykws.int8.runtime.Int8Runtime` with the Numba
   kernels and the integer GEMM convolution over stride phases; with
   ``gemm=False`` the plain Numba loop kernels only;
@@ -18,9 +27,12 @@ process:
 Batch 1 is one call per example, the calls cycling through the 256 random
 inputs of the batch; batch 256 runs our op-by-op runtime on the whole batch at
 once, litert with its input resized to 256 when the model
-allows it, and tflite-micro (batch-1 arena) as 256 invocations. Every row
+allows it (else 256 calls: the DS-CNN's RESHAPE has a fixed batch-1 shape), and
+tflite-micro (batch-1 arena) as 256 invocations. Every row
 says whether each side's outputs on the timed inputs were bit-exact with
-tflite-micro's (measured in the run, every output byte compared).
+tflite-micro's (measured in the run, every output byte compared). Our side of
+a row is the fused path at batch 1 where there is one (TinyConv), else the op-by-op
+runtime.
 """
 
 from __future__ import annotations
@@ -116,47 +128,71 @@ def _rows(benchmark: str, ours: str, contenders: dict, inputs: list, expected: l
             for name in contenders if name != ours]
 
 
-def run(quick: bool) -> list[dict]:
-    from tinykws.int8.fused import FusedTinyConv
+def ds_cnn_int8_model(input_shape=(49, 10, 1), labels: int = 12) -> bytes:
+    """The zoo's DS-CNN as a full-int8 ``.tflite`` made by our pipeline (see the module doc)."""
+    from tinykws.nn.ds_cnn import ds_cnn
+    from tinykws.quant.ptq import quantize_model
+    from tinykws.tflite.writer import serialize_tflite
+
+    rng = np.random.default_rng(0)
+    model = ds_cnn(labels, rng, input_shape)
+    model.set_rng(rng)
+    x = rng.normal(0, 1, (64, *input_shape)).astype(np.float32)  # (64, 49, 10, 1) calibration
+    for _ in range(3):  # move the batch norms' statistics away from (0, 1)
+        model.forward(x, training=True)
+    return serialize_tflite(quantize_model(model, x, single_channel_as_depthwise=False))
+
+
+def model_rows(name: str, model: bytes, quick: bool, fused=None) -> list[dict]:
+    """The batch-1 and batch-256 rows of one model (``fused``: its one-call runtime class)."""
     from tinykws.int8.runtime import Int8Runtime
     from tinykws.tflite.interpreters import tflm_runner
     from tinykws.tflite.reader import parse_tflite
 
-    if not MODEL.is_file():
-        print(f"int8_inference: {MODEL} not found, skipped")
-        return []
-    model = MODEL.read_bytes()
     graph = parse_tflite(model)
     ours, loops = Int8Runtime(graph), Int8Runtime(graph, gemm=False)
     rng = np.random.default_rng(0)
-    x256 = rng.integers(-128, 128, (256, 49, 40, 1), dtype=np.int8)  # (256, 49, 40, 1) int8
-    singles = [x[None] for x in x256]  # the same inputs one by one, each (1, 49, 40, 1) int8
+    shape = tuple(graph.tensors[graph.inputs[0]].shape[1:])
+    x256 = rng.integers(-128, 128, (256, *shape), dtype=np.int8)  # (256, H, W, 1) int8
+    singles = [x[None] for x in x256]  # the same inputs one by one, each (1, H, W, 1) int8
     repeats = 5 if quick else 21
     tflm = tflm_runner(model)
+    expected = [tflm(x) for x in singles]
 
     def tflm_each(x):  # tflite-micro's arena holds one example
         return np.concatenate([tflm(example[None]) for example in x])
 
-    batch1 = {"ours, fused": FusedTinyConv(graph).run, "ours, op by op": ours.run,
-              "ours, loop kernels (gemm=False)": loops.run,
-              **{name: _litert(model, 1, **kind) for name, kind in LITERT.items()},
-              "tflite-micro": tflm}
-    rows = _rows("TinyConv int8 latency, batch 1", "ours, fused", batch1, singles,
-                 [tflm(x) for x in singles], repeats, 0.02)
+    batch1 = {"ours, fused": fused(graph).run} if fused is not None else {}
+    batch1.update({"ours, op by op": ours.run, "ours, loop kernels (gemm=False)": loops.run,
+                   **{peer: _litert(model, 1, **kind) for peer, kind in LITERT.items()},
+                   "tflite-micro": tflm})
+    rows = _rows(f"{name} int8 latency, batch 1", next(iter(batch1)), batch1, singles, expected,
+                 repeats, 0.02)
 
     batch256 = {"ours, op by op": ours.run, "ours, loop kernels (gemm=False)": loops.run}
-    for name, kind in LITERT.items():
+    for peer, kind in LITERT.items():
         try:
-            batch256[f"{name} batch 256"] = _litert(model, 256, **kind)
+            batch256[f"{peer} batch 256"] = _litert(model, 256, **kind)
         except (RuntimeError, ValueError):  # model cannot be resized: loop instead
-            batch256[f"{name} x256"] = lambda x, fn=batch1[name]: np.concatenate(
+            batch256[f"{peer} x256"] = lambda x, fn=batch1[peer]: np.concatenate(
                 [fn(example[None]) for example in x])
     batch256["tflite-micro x256"] = tflm_each
-    rows += _rows("TinyConv int8, batch 256", "ours, op by op", batch256, [x256],
-                  [tflm_each(x256)], max(3, repeats // 3), 0.05)
+    rows += _rows(f"{name} int8, batch 256", "ours, op by op", batch256, [x256],
+                  [np.concatenate(expected)], max(3, repeats // 3), 0.05)
     rows = _with_macs_per_cycle(rows, model_macs(graph))
     print_macs_per_cycle(rows)
     return rows
+
+
+def run(quick: bool) -> list[dict]:
+    from tinykws.int8.fused import FusedTinyConv
+
+    rows = []
+    if MODEL.is_file():
+        rows += model_rows("TinyConv", MODEL.read_bytes(), quick, fused=FusedTinyConv)
+    else:
+        print(f"int8_inference: {MODEL} not found, TinyConv skipped")
+    return rows + model_rows("DS-CNN", ds_cnn_int8_model(), quick)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,16 @@ The reference is :func:`tinykws.int8.depthwise_conv.depthwise_conv_per_channel`:
 name and arguments (the fields of TFLM's ``DepthwiseParams``). The accumulator is
 int32, as TFLM's (see :func:`tinykws.int8.quantize_multiplier.output_stage`).
 
-Loop order and names follow TFLM's ``reference_integer_ops::DepthwiseConvPerChannel``:
-batch, out_y, out_x, in_channel, m (``output_channel = m + in_channel * depth_multiplier``),
-then filter_y, filter_x.
+Names follow TFLM's ``reference_integer_ops::DepthwiseConvPerChannel``; the loop
+order does not. TFLM runs batch, out_y, out_x, in_channel, m
+(``output_channel = m + in_channel * depth_multiplier``), then filter_y, filter_x:
+nine multiply-adds per channel, too few to vectorise. Here the taps are the
+outer loops and the channels the inner one: every tap adds
+``filter[0, fy, fx, :] * (input[b, in_y, in_x, :] + input_offset)`` to an int32
+accumulator row of all ``C_out`` channels, one unit-stride multiply-add in NHWC.
+The int32 sums are the same numbers in another order (integer addition is
+associative, wrapping or not), so the output is bit-identical; the output stage
+then runs per channel in TFLM's order.
 """
 
 from __future__ import annotations
@@ -31,33 +38,44 @@ def depthwise_conv_per_channel(input_data, filter_data, bias_data, padding_value
     _, filter_height, filter_width, output_depth = filter_data.shape
     pad_height, pad_width = padding_values.height, padding_values.width
     out = np.empty((batches, output_height, output_width, output_depth), np.int8)
+    acc = np.empty(output_depth, np.int32)  # int32, as TFLM
+    shifted = np.empty(input_depth, np.int32)  # input + input_offset at one pixel
     for batch in range(batches):
         for out_y in range(output_height):
             for out_x in range(output_width):
-                for in_channel in range(input_depth):
-                    for m in range(depth_multiplier):
-                        output_channel = m + in_channel * depth_multiplier
-                        in_x_origin = out_x * stride_width - pad_width
-                        in_y_origin = out_y * stride_height - pad_height
-                        acc = np.int32(0)  # int32, as TFLM
-                        for filter_y in range(filter_height):
-                            in_y = in_y_origin + dilation_height_factor * filter_y
-                            if in_y < 0 or in_y >= input_height:
-                                continue
-                            for filter_x in range(filter_width):
-                                in_x = in_x_origin + dilation_width_factor * filter_x
-                                if in_x < 0 or in_x >= input_width:
-                                    continue
-                                input_val = np.int32(input_data[batch, in_y, in_x, in_channel])
-                                filter_val = np.int32(
-                                    filter_data[0, filter_y, filter_x, output_channel])
-                                acc = np.int32(acc + filter_val * (input_val + input_offset))
-                        acc = np.int32(acc + bias_data[output_channel])
-                        scaled = multiply_by_quantized_multiplier(
-                            np.int64(acc), np.int64(output_multiplier[output_channel]),
-                            np.int64(output_shift[output_channel]))
-                        scaled += output_offset
-                        scaled = max(scaled, quantized_activation_min)
-                        scaled = min(scaled, quantized_activation_max)
-                        out[batch, out_y, out_x, output_channel] = scaled
+                in_x_origin = out_x * stride_width - pad_width
+                in_y_origin = out_y * stride_height - pad_height
+                acc[:] = 0
+                for filter_y in range(filter_height):
+                    in_y = in_y_origin + dilation_height_factor * filter_y
+                    if in_y < 0 or in_y >= input_height:
+                        continue  # TFLM skips taps outside the image
+                    for filter_x in range(filter_width):
+                        in_x = in_x_origin + dilation_width_factor * filter_x
+                        if in_x < 0 or in_x >= input_width:
+                            continue
+                        for in_channel in range(input_depth):
+                            shifted[in_channel] = np.int32(
+                                input_data[batch, in_y, in_x, in_channel]) + input_offset
+                        if depth_multiplier == 1:
+                            for output_channel in range(output_depth):
+                                acc[output_channel] += np.int32(
+                                    filter_data[0, filter_y, filter_x, output_channel]
+                                ) * shifted[output_channel]
+                        else:
+                            for in_channel in range(input_depth):
+                                for m in range(depth_multiplier):
+                                    output_channel = m + in_channel * depth_multiplier
+                                    acc[output_channel] += np.int32(
+                                        filter_data[0, filter_y, filter_x, output_channel]
+                                    ) * shifted[in_channel]
+                for output_channel in range(output_depth):
+                    total = np.int32(acc[output_channel] + bias_data[output_channel])
+                    scaled = multiply_by_quantized_multiplier(
+                        np.int64(total), np.int64(output_multiplier[output_channel]),
+                        np.int64(output_shift[output_channel]))
+                    scaled += output_offset
+                    scaled = max(scaled, quantized_activation_min)
+                    scaled = min(scaled, quantized_activation_max)
+                    out[batch, out_y, out_x, output_channel] = scaled
     return out

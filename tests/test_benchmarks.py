@@ -126,3 +126,29 @@ def test_train_loop_reports_steps_per_second_of_both_loops(tmp_path, monkeypatch
     assert result["unit"] == "steps / s" and result["data"] == str(root)
     assert result["ours_value"] > 0 and result["peer_value"] > 0
     assert result["ratio"] == pytest.approx(result["ours_value"] / result["peer_value"])
+
+
+def test_ds_cnn_int8_model_is_mlperfs_graph_with_its_macs():
+    from benchmarks.int8_inference import ds_cnn_int8_model, model_macs
+    from tinykws.tflite.reader import parse_tflite
+
+    graph = parse_tflite(ds_cnn_int8_model())
+    assert [op.op for op in graph.operators] == (
+        ["CONV_2D"] + ["DEPTHWISE_CONV_2D", "CONV_2D"] * 4
+        + ["AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"])
+    # 25 x 5 outputs x 64 channels: conv 10x4, four 3x3 depthwise and four 1x1 x 64; dense 64 x 12.
+    assert model_macs(graph) == 8000 * 40 + 4 * 8000 * 9 + 4 * 8000 * 64 + 64 * 12 == 2_656_768
+
+
+def test_pytorch_ds_cnn_twin_has_our_parameter_count_and_shapes():
+    torch = pytest.importorskip("torch")
+    from benchmarks.train_step import torch_ds_cnn_model
+    from tinykws.nn.zoo import build_model
+
+    model = torch_ds_cnn_model()
+    ours = build_model("ds_cnn", 12, np.random.default_rng(0), (49, 10, 1))
+    assert sum(p.numel() for p in model.parameters()) == sum(
+        v.size for v in ours.parameters().values()) == 23_756
+    x = torch.zeros(3, 1, 49, 10)
+    assert tuple(model[:2](x).shape) == (3, 64, 25, 5)  # TF's SAME, stride 2, as ours
+    assert tuple(model(x).shape) == (3, 12)

@@ -252,6 +252,30 @@ def test_depthwise_kernel_equals_reference(seed, stride, multiplier):
                                   depthwise_conv.depthwise_conv_per_channel(x, f, b, **args))
 
 
+@settings(max_examples=40, deadline=None)
+@given(seeds, st.sampled_from(["SAME", "VALID"]), st.integers(1, 3), st.integers(1, 2),
+       st.sampled_from([1, 2, 64]), st.integers(1, 3), st.booleans())
+def test_depthwise_kernel_equals_reference_over_paddings_dilations_and_widths(
+        seed, padding, stride, dilation, c_in, multiplier, saturating):
+    """The channel-vectorised kernel, for DS-CNN's 64 channels too, and with the widest sums."""
+    rng = np.random.default_rng(seed)
+    n, h, w = 2, 9, 7
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    c_out = c_in * multiplier
+    x = rng.integers(-128, 128, (n, h, w, c_in)).astype(np.int8)
+    f = rng.integers(-127, 128, (1, kh, kw, c_out)).astype(np.int8)
+    if saturating:  # every product at its extreme: the largest int32 sums the taps make
+        x[:], f[:] = 127, -127
+    b = rng.integers(-9999, 9999, c_out).astype(np.int32)
+    m, s = random_multipliers(rng, c_out)
+    args = dict(conv_geometry(padding, h, w, kh, kw, stride, dilation),
+                depth_multiplier=multiplier, input_offset=int(rng.integers(-128, 128)),
+                output_offset=int(rng.integers(-128, 128)), output_multiplier=m, output_shift=s,
+                quantized_activation_min=-128, quantized_activation_max=127)
+    np.testing.assert_array_equal(int8_depthwise_conv.depthwise_conv_per_channel(x, f, b, **args),
+                                  depthwise_conv.depthwise_conv_per_channel(x, f, b, **args))
+
+
 @settings(max_examples=60)
 @given(seeds, st.booleans())
 def test_fully_connected_kernel_equals_reference(seed, per_channel):

@@ -20,6 +20,11 @@ Backward in training differentiates through ``mu`` and ``var`` too; with
 
     dx = (m * g - sum(g) - x^ * sum(g * x^)) / (m * sqrt(var + eps))
 
+In training both passes run as the Numba kernels of
+:mod:`kernels.float_batch_norm` (a few passes over the activations instead of
+a NumPy temporary per operator); ``numba=False`` keeps the NumPy code here,
+the reference they agree with to float32 rounding.
+
 In inference the layer is a fixed per-channel affine map, which is why it can
 be folded into the convolution before it (:func:`fold_into_conv`) and
 TFLite never sees it.
@@ -29,14 +34,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels.float_batch_norm import batch_norm_backward, batch_norm_forward
 from tinykws.nn.conv import Conv2D
 
 
 class BatchNorm:
     """Per-channel batch normalisation with ``gamma``, ``beta`` and moving statistics."""
 
-    def __init__(self, channels: int, momentum: float = 0.99, epsilon: float = 1e-3):
+    def __init__(self, channels: int, momentum: float = 0.99, epsilon: float = 1e-3,
+                 numba: bool = True):
         self.channels, self.momentum, self.epsilon = channels, momentum, epsilon
+        self.numba = numba  # training passes by kernels.float_batch_norm
         self.params = {"gamma": np.ones(channels, np.float32),
                        "beta": np.zeros(channels, np.float32)}
         self.grads: dict[str, np.ndarray] = {}
@@ -53,12 +61,17 @@ class BatchNorm:
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         axes = tuple(range(x.ndim - 1))  # every axis but the channel
+        if training and self.numba:
+            gamma, beta = (self.params[k].astype(x.dtype) for k in ("gamma", "beta"))
+            y, x_hat, mean, var, inv_std = batch_norm_forward(
+                np.ascontiguousarray(x).reshape(-1, self.channels), gamma, beta, self.epsilon)
+            self._move_statistics(mean, var)
+            self._cache = (x_hat, inv_std, training)
+            return y.reshape(x.shape)
         if training:
             mean = x.mean(axis=axes)  # (C,)
             var = x.var(axis=axes)  # (C,), biased: divides by m
-            for name, batch in (("moving_mean", mean), ("moving_variance", var)):
-                moving = self.state[name]
-                moving[...] = self.momentum * moving + (1 - self.momentum) * batch
+            self._move_statistics(mean, var)
         else:
             mean, var = self.state["moving_mean"], self.state["moving_variance"]
         inv_std = (1.0 / np.sqrt(var + self.epsilon)).astype(x.dtype)  # (C,)
@@ -66,8 +79,19 @@ class BatchNorm:
         self._cache = (x_hat, inv_std, training)
         return self.params["gamma"] * x_hat + self.params["beta"]
 
+    def _move_statistics(self, mean: np.ndarray, var: np.ndarray) -> None:
+        for name, batch in (("moving_mean", mean), ("moving_variance", var)):
+            moving = self.state[name]
+            moving[...] = self.momentum * moving + (1 - self.momentum) * batch
+
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         x_hat, inv_std, training = self._cache
+        if training and self.numba:  # x_hat is (m, C), the kernel's
+            dx, dgamma, dbeta = batch_norm_backward(
+                np.ascontiguousarray(dy).reshape(-1, self.channels), x_hat,
+                self.params["gamma"].astype(dy.dtype), inv_std, need_input_grad)
+            self.grads = {"gamma": dgamma, "beta": dbeta}
+            return dx.reshape(dy.shape) if need_input_grad else None
         axes = tuple(range(dy.ndim - 1))
         self.grads = {"gamma": (dy * x_hat).sum(axis=axes), "beta": dy.sum(axis=axes)}
         if not need_input_grad:
