@@ -130,3 +130,91 @@ def test_magnitude_masks_cover_every_conv_and_dense_weight(name):
     for layer in model.layers:  # batch norm's gamma and beta are not weights: left alone
         if isinstance(layer, BatchNorm):
             assert np.count_nonzero(layer.params["gamma"]) == layer.channels
+
+
+def test_a_copy_keeps_batch_norm_statistics_and_shares_no_arrays():
+    model = _busy_model("ds_cnn", 3)
+    twin = model.copy()
+    x = _x(3)
+    np.testing.assert_array_equal(twin.forward(x), model.forward(x))
+    twin.layers[1].state["moving_mean"][...] += 1.0
+    twin.layers[0].params["weight"][...] = 0.0
+    assert not np.array_equal(twin.forward(x), model.forward(x))
+    assert np.count_nonzero(model.layers[0].params["weight"])
+
+
+def train_zoo_run(data, out, name: str):
+    """A two-step Adam run of the zoo model ``name`` on ``data``: enough to have a checkpoint."""
+    assert main(["train", "--data", str(data), "--out", str(out), "--steps", "2", "--eval-every", "2",
+                 "--batch-size", "16", "--schedule", "adam", "--model", name]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def zoo_runs(tmp_path_factory):
+    """``(root, run(name))``: runs of zoo models on one small synthetic set, each trained when first asked."""
+    root = tmp_path_factory.mktemp("zoo")
+    data = make_training_set(root / "data", {"yes": 50, "no": 50, "up": 15, "down": 15})
+    runs = {}
+
+    def run(name):
+        if name not in runs:
+            runs[name] = train_zoo_run(data, root / name, name)
+        return runs[name]
+
+    return root, run
+
+
+def _prune(root, run, method: str, amounts: str) -> dict:
+    out = root / f"{run.name}-{method}"
+    assert main(["prune", str(run), "--out", str(out), "--method", method, "--amounts", amounts,
+                 "--finetune-steps", "2", "--calibration", "100", "--repeats", "1", "--no-progress",
+                 "--jobs", "1"]) == 0
+    return json.loads((out / "prune.json").read_text())
+
+
+@pytest.mark.parametrize("name, half", [("ds_cnn", 32), ("tiny_embedding_conv", 4),
+                                        ("conv", 32)])
+def test_structured_pruning_of_a_zoo_run_halves_every_prunable_layer(zoo_runs, name, half):
+    from tinykws.size import layer_sizes
+    from tinykws.train.checkpoint import load_checkpoint
+
+    root, run = zoo_runs
+    result = _prune(root, run(name), "structured", "0.5")
+    model, _, _ = load_checkpoint(run(name) / "model.npz")
+    layers = prunable_layers(model)
+    assert result["complete"] and result["prunable_layers"] == {str(i): 2 * half for i in layers}
+    assert set(result["structured"]) == {f"{half}/pruned", f"{half}/finetuned"}
+    base, small = result["baseline"], prune_channels(model, half)
+    for e in result["structured"].values():
+        assert e["channels"] == half and e["kept"] == {str(i): half for i in layers}
+        assert e["params"] == sum(s.params for s in layer_sizes(small)) < base["params"]
+        assert e["flops"] == sum(s.flops for s in layer_sizes(small)) < base["flops"]
+        assert e["tflite_bytes"] < base["tflite_bytes"]
+        assert e["mcu_reference_ms"] < base["mcu_reference_ms"] and e["mcu_cmsis_nn_ms"] < base["mcu_cmsis_nn_ms"]
+        assert e["cpu_float_us"] > 0 and e["cpu_int8_us"] > 0
+        assert e["cpu_int8_sparse_us"] is None and e["cpu_int8_best_us"] == e["cpu_int8_us"]  # no fused path
+        if e["tflm"] is not None:
+            assert e["tflm"]["bit_exact"] and e["tflm"]["examples"] > 0
+    tuned = result["structured"][f"{half}/finetuned"]
+    assert tuned["finetune"]["val_balanced_accuracy"] >= \
+        result["structured"][f"{half}/pruned"]["float_validation_balanced_accuracy"] - 1e-9
+
+
+def test_unstructured_pruning_of_a_zoo_run_masks_every_layer(zoo_runs):
+    root, run = zoo_runs
+    result = _prune(root, run("tiny_embedding_conv"), "unstructured", "0.8")
+    assert "prunable_layers" not in result
+    for e in result["unstructured"].values():
+        assert e["sparsity"] == pytest.approx(0.8, abs=1e-3)
+        assert e["params"] == result["baseline"]["params"] and e["nonzero_params"] < result["baseline"]["nonzero_params"]
+        assert e["zero_skipping_flops"] < result["baseline"]["zero_skipping_flops"]
+        if e["tflm"] is not None:
+            assert e["tflm"]["bit_exact"]
+
+
+def test_structured_pruning_of_a_model_without_prunable_layers_measures_only_the_baseline(zoo_runs):
+    root, run = zoo_runs
+    result = _prune(root, run("single_fc"), "structured", "0.5")
+    assert result["prunable_layers"] == {} and result["structured"] == {}
+    assert result["baseline"]["cpu_int8_us"] > 0

@@ -1,12 +1,15 @@
 """Quantization-aware training of any zoo model: batch norm folded first, depthwise weights per
 channel, pooling on its input's grid, so the fake-quant forward is the integer model's."""
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_prune_zoo import _busy_model
+from test_prune_zoo import _busy_model, zoo_runs  # noqa: F401 (a fixture)
+from tinykws.cli import main
 from tinykws.features.model_input import float_to_int8_input
 from tinykws.int8.runtime import Int8Runtime
 from tinykws.nn.batch_norm import BatchNorm
@@ -134,3 +137,34 @@ def test_a_layer_without_an_integer_rule_is_refused():
     pool_first = Sequential([AveragePool2D((2, 2)), Flatten(), Dense(24 * 20, 2)], (49, 40, 1))
     with pytest.raises(ValueError, match="average pool before"):
         qat.fake_quant_model(pool_first, 8)
+
+
+@pytest.mark.parametrize("name, pool", [("ds_cnn", "AVERAGE_POOL_2D"), ("tiny_embedding_conv", None),
+                                        ("conv", "MAX_POOL_2D")])
+def test_the_quantization_study_takes_a_zoo_run_and_reports_its_costs(zoo_runs, name, pool):
+    from tinykws.size import layer_sizes
+    from tinykws.tflite.reader import parse_tflite
+    from tinykws.train.checkpoint import load_checkpoint
+
+    root, run = zoo_runs
+    out = root / f"{name}-quant"
+    assert main(["quantize", str(run(name)), "--out", str(out), "--bits", "4,8", "--formats", "E4M3",
+                 "--finetune-steps", "2", "--calibration", "100", "--no-progress", "--jobs", "1"]) == 0
+    result = json.loads((out / "quant.json").read_text())
+    assert result["complete"] and set(result["ptq"]) == set(result["qat"]) == {"4", "8"}
+    sizes = layer_sizes(load_checkpoint(run(name) / "model.npz")[0])
+    model = result["model"]
+    assert model["architecture"] == name and model["cpu_float_us"] > 0
+    assert (model["params"], model["flops"]) == (sum(s.params for s in sizes), sum(s.flops for s in sizes))
+    for entry in (result["ptq"]["8"], result["qat"]["8"]):
+        assert entry["tflite_bytes"] > model["params"] - sum(s.params for s in sizes if "batch_norm" in s.name)
+        assert entry["cpu_int8_us"] > 0 and 0 < entry["mcu_cmsis_nn_ms"] < entry["mcu_reference_ms"]
+    blob = (out / "qat8.tflite").read_bytes()
+    assert len(blob) == result["qat"]["8"]["tflite_bytes"]
+    ops = {op.op for op in parse_tflite(blob).operators}
+    assert (pool in ops) if pool else not ops & {"AVERAGE_POOL_2D", "MAX_POOL_2D"}
+    tflm = result["qat"]["8"]["tflm"]
+    if tflm is not None:
+        assert tflm["bit_exact"] and tflm["examples"] > 0
+    for entry in [*result["ptq"].values(), *result["qat"].values(), *result["minifloat"].values()]:
+        assert 0 <= entry["testing_balanced_accuracy"] <= 1
