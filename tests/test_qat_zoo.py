@@ -168,3 +168,22 @@ def test_the_quantization_study_takes_a_zoo_run_and_reports_its_costs(zoo_runs, 
         assert tflm["bit_exact"] and tflm["examples"] > 0
     for entry in [*result["ptq"].values(), *result["qat"].values(), *result["minifloat"].values()]:
         assert 0 <= entry["testing_balanced_accuracy"] <= 1
+
+
+def test_a_run_whose_model_qat_cannot_follow_is_a_one_line_error(zoo_runs, tmp_path, capsys):
+    import shutil
+
+    from tinykws.train.checkpoint import load_checkpoint, save_checkpoint
+
+    _, run = zoo_runs
+    shutil.copytree(run("tiny_embedding_conv"), tmp_path / "run")
+    _, meta, _ = load_checkpoint(tmp_path / "run" / "model.npz")
+    odd = Sequential([Conv2D(1, 4, (3, 3)), ReLU(), GlobalAveragePool(), Dense(4, len(meta["labels"]))],
+                     (49, 40, 1))
+    save_checkpoint(tmp_path / "run" / "model.npz", odd, meta)
+    capsys.readouterr()  # the training's progress
+    assert main(["quantize", str(tmp_path / "run"), "--out", str(tmp_path / "q"), "--modes", "qat",
+                 "--calibration", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "quantization-aware training: " in err and "(GlobalAveragePool)" in err and err.count("\n") == 1
+    assert not (tmp_path / "q" / "quant.json").exists()

@@ -113,6 +113,11 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
     out = Path(out)
     inputs = StudyInputs.absolute(run, data, resplit_salt, real, settings.calibration)
     study = inputs.open()
+    if {"qat", "minifloat"} & set(settings.modes):  # a layer without a fake-quant rule: one line
+        try:
+            qat.fake_quant_model(study.model, 8)
+        except ValueError as exc:
+            raise TinyKWSError(f"quantization-aware training: {exc}") from None
     meta = study.meta
     wanted = {"run": str(run), "data": str(data) if data else meta["data_dir"],  # as given
               "resplit_salt": meta["resplit_salt"],
