@@ -218,3 +218,17 @@ def test_structured_pruning_of_a_model_without_prunable_layers_measures_only_the
     result = _prune(root, run("single_fc"), "structured", "0.5")
     assert result["prunable_layers"] == {} and result["structured"] == {}
     assert result["baseline"]["cpu_int8_us"] > 0
+
+
+def test_fine_tuning_rolls_batch_norm_statistics_back_with_the_weights():
+    from tinykws.prune.study import _restore, _snapshot
+
+    model = _busy_model("ds_cnn", 4)
+    saved = _snapshot(model)
+    x = _x(4)
+    before = model.forward(x)
+    model.set_rng(np.random.default_rng(0))
+    model.forward(x, training=True)  # a training step moves the moving statistics
+    assert not np.array_equal(model.forward(x), before)
+    _restore(model, saved)
+    np.testing.assert_array_equal(model.forward(x), before)
