@@ -19,8 +19,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "prune", help="pruning study: accuracy vs parameters, FLOPs, CPU and MCU runtime",
         description="Prune a trained run by weight magnitude (unstructured: --amounts are "
-        "sparsities) and by whole conv filters (structured: --amounts are the fraction of filters "
-        "removed, channels kept = 8 - round(amount * 8)), each without and with fine-tuning; "
+        "sparsities) and by whole filters (structured: --amounts are the fraction of filters "
+        "removed from every prunable layer, C - round(amount * C) of its C kept; TinyConv's 8 "
+        "filters keep 8 - round(amount * 8)), each without and with fine-tuning; "
         "measure every model (nonzero parameters, FLOPs, int8 .tflite size and accuracy, CPU "
         "latency, estimated MCU latency) and check it in tflite-micro. Writes DIR/prune.json, "
         "DIR/models/*.tflite and DIR/prune_{params,flops,cpu,mcu}.png. Rerun with the same settings to resume.")
@@ -30,7 +31,7 @@ def register(subparsers) -> None:
                    help="unstructured, structured or both, comma-separated (default both)")
     p.add_argument("--amounts", type=_float_list, default=None,
                    help="fractions in [0, 1) (default: unstructured 0.3,0.5,0.7,0.8,0.9,0.95,0.98,0.99; "
-                   "structured 0.125,...,0.875 = 7..1 filters kept)")
+                   "structured 0.125,...,0.875 = 7..1 of TinyConv's 8 filters kept)")
     p.add_argument("--scope", choices=("layer", "global"), default="layer",
                    help="unstructured: a threshold per layer or one global threshold")
     p.add_argument("--norm", type=int, choices=(1, 2), default=1, help="structured: L1 or L2 filter norm")
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 def summary(result: dict) -> str:
     """One line per model: int8 balanced test accuracy (~: within noise of the unpruned model),
     size and speed (FLOPs of unstructured models: on nonzero weights)."""
-    lines = [f"{'model':<28}{'bal. acc':>10} {'nonzero':>9}{'FLOPs':>10}{'CPU us':>8}{'MCU ms':>8}  tflm"]
+    lines = [f"{'model':<28}{'bal. acc':>10} {'nonzero':>9}{'FLOPs':>13}{'CPU us':>10}{'MCU ms':>8}  tflm"]
 
     def line(name: str, e: dict, test: dict | None = None) -> str:
         tflm = e.get("tflm")
@@ -80,7 +81,7 @@ def summary(result: dict) -> str:
         mark = "~" if test and not test["significant"] else " "
         return (f"{name:<28}{e.get('int8_testing_balanced_accuracy', float('nan')):>10.4f}{mark}"
                 f"{e['nonzero_params']:>9,}"
-                f"{flops:>10,}{e['cpu_int8_best_us']:>8.1f}"
+                f"{flops:>13,}{e['cpu_int8_best_us']:>10.1f}"
                 f"{'-' if mcu is None else f'{mcu:.1f}':>8}  {exact}")
 
     lines.append(line("unpruned", result["baseline"]))

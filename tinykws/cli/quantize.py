@@ -97,6 +97,15 @@ def summary(result: dict) -> str:
             lines.append(f"{'PTQ ' + b + '-bit ' + grid:<22}" + cells(entry, {}, None))
     for name, entry in (result.get("minifloat") or {}).items():
         lines.append(f"{name + ' (' + str(entry['bits']) + ' bits)':<22}" + cells(entry, {}, None))
+    model = result.get("model")
+    if model:
+        lines.append(f"{model['architecture']}: {model['params']:,} parameters, {model['flops']:,} FLOPs, "
+                     f"float CPU {model['cpu_float_us']:.0f} us")
+    for mode in ("ptq", "qat"):
+        e = (result.get(mode) or {}).get("8", {})
+        if "mcu_reference_ms" in e:
+            lines.append(f"{mode.upper()} 8-bit .tflite: {e['tflite_bytes']:,} B, int8 CPU {e['cpu_int8_us']:.0f} us, "
+                         f"MCU {e['mcu_reference_ms']:.1f} ms (reference) / {e['mcu_cmsis_nn_ms']:.1f} ms (CMSIS-NN)")
     tflm = (result.get("qat") or {}).get("8", {}).get("tflm")
     if tflm:
         lines.append(f"QAT 8-bit in tflite-micro: {'bit-exact' if tflm['bit_exact'] else 'MISMATCH'} "

@@ -60,6 +60,15 @@ class Sequential:
                 raise ValueError(f"{name}: expected shape {own[name].shape}, got {value.shape}")
             own[name][...] = value
 
+    def copy(self) -> "Sequential":
+        """A new model of the same spec, parameters and layer ``state`` (batch norm's statistics)."""
+        twin = from_spec(self.spec())
+        twin.load_parameters(self.parameters())
+        for mine, theirs in zip(self.layers, twin.layers):
+            for name, value in getattr(mine, "state", {}).items():
+                theirs.state[name][...] = value
+        return twin
+
     def spec(self) -> dict:
         return {"input_shape": list(self.input_shape), "layers": [l.spec() for l in self.layers]}
 

@@ -1,1 +1,1 @@
-"""The pruning study: magnitude (unstructured) and channel (structured) pruning of TinyConv."""
+"""The pruning study: magnitude (unstructured) and channel (structured) pruning of any zoo model."""

@@ -1,8 +1,8 @@
 """The pruning study: accuracy against parameters, FLOPs, CPU runtime and MCU runtime.
 
-For a trained run, every pruned model — unstructured at each sparsity,
-structured at each number of kept channels, each without and with
-fine-tuning — is measured the same way (:func:`measure`):
+For a trained run of any zoo model, every pruned model — unstructured at
+each sparsity, structured at each fraction of removed channels, each without
+and with fine-tuning — is measured the same way (:func:`measure`):
 
 - nonzero parameters and FLOPs (:mod:`tinykws.size`; exact after channel
   removal). For unstructured models also the FLOPs a zero-skipping kernel
@@ -15,11 +15,24 @@ fine-tuning — is measured the same way (:func:`measure`):
   fused path, dense and zero-skipping (CSR kernels,
   :mod:`tinykws.int8.sparse`) — these last two for all models at once, at
   the end, alternating (:func:`time_int8_models`), so that the machine's
-  drift over a long study does not show up as differences between models;
+  drift over a long study does not show up as differences between models.
+  The fused path is TinyConv's; any other architecture is timed in the
+  op-by-op :class:`~tinykws.int8.runtime.Int8Runtime` (dense kernels only);
 - MCU runtime: the cost model's network latency on the Nano 33 BLE Sense
   (:mod:`tinykws.mcu`), TFLM reference kernels and CMSIS-NN — an estimate.
   Unstructured zeros do not make TFLM's dense kernels faster, and the model
   says so: only removed channels change it.
+
+**Unstructured** pruning masks every convolution's (depthwise ones too) and
+dense layer's weights (:mod:`tinykws.prune.magnitude`). **Structured**
+pruning removes the fraction ``amount`` of the filters of *every* prunable
+layer (:func:`tinykws.prune.structured.prunable_layers`: convolutions and
+hidden dense layers whose channels are consumed before the logits; a
+depthwise convolution's channels go with its producer's). An entry's key is
+the channels kept per prunable layer (one number when all keep the same,
+``"4"`` for TinyConv at 0.5), and it records them by layer index.
+Fine-tuning a model with batch norm keeps its moving statistics with the
+best state it restores.
 
 Every pruned model is one job (:mod:`tinykws.jobs`): run one after another, in
 local processes or on a Dask cluster, with the same results (but for the
@@ -46,7 +59,7 @@ from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense
 from tinykws.nn.model import Sequential
 from tinykws.prune.magnitude import apply_masks, l1_unstructured_masks, sparsity
-from tinykws.prune.structured import prune_channels
+from tinykws.prune.structured import output_channels, prunable_layers, prune_channels
 from tinykws.resume import load_partial
 from tinykws.train.evaluate import Study, StudyInputs
 from tinykws.train.finetune import FinetuneConfig, finetune
@@ -110,6 +123,9 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
     jobs = study_jobs(inputs, settings, progress and getattr(runner, "workers", 1) == 1)
     done = partial(save_outcome, result, out / "prune.json", [job.key for job in jobs])
     result["majority"] = {f"{split}_accuracy": majority_accuracy(y) for split, (_, y) in splits.items()}
+    if "structured" in settings.methods:  # layer index -> its output channels
+        result["prunable_layers"] = {str(i): output_channels(study.model.layers[i])
+                                     for i in _prunable(study.model)}
     if "baseline" not in result:
         done(Job(("baseline",), measure), measure(study.model, study, "unpruned"))
     todo = [job for job in jobs if not stored(result, job.key)]
@@ -135,37 +151,55 @@ def study_jobs(inputs: StudyInputs, settings: PruneStudySettings, progress: bool
         jobs += [Job(("unstructured", f"{amount:g}/{_kind(tuned)}"), _unstructured,
                      (inputs, amount, tuned, settings, progress))
                  for amount in settings.unstructured_amounts for tuned in (False, True)]
-    if "structured" in settings.methods:
-        conv = next(l for l in inputs.open().model.layers if isinstance(l, Conv2D))
-        for amount in settings.structured_amounts:
-            keep = channels_kept(conv.out_channels, amount)
-            jobs += [Job(("structured", f"{keep}/{_kind(tuned)}"), _structured,
-                         (inputs, keep, amount, tuned, settings, progress)) for tuned in (False, True)]
+    model = inputs.open().model
+    layers = _prunable(model) if "structured" in settings.methods else []
+    for amount in settings.structured_amounts if layers else ():
+        keeps = {i: channels_kept(output_channels(model.layers[i]), amount) for i in layers}
+        jobs += [Job(("structured", f"{kept_label(keeps, ',')}/{_kind(tuned)}"), _structured,
+                     (inputs, keeps, amount, tuned, settings, progress)) for tuned in (False, True)]
     return jobs
+
+
+def kept_label(keeps: dict[int, int], sep: str) -> str:
+    """The channels kept per prunable layer: one number when all keep the same, else all, by ``sep``."""
+    counts = list(keeps.values())
+    return str(counts[0]) if len(set(counts)) == 1 else sep.join(map(str, counts))
+
+
+def _prunable(model: Sequential) -> list[int]:
+    """The model's prunable layers; a layer channel pruning cannot follow is a one-line error."""
+    try:
+        return prunable_layers(model)
+    except ValueError as exc:
+        raise TinyKWSError(f"structured pruning: {exc}") from None
 
 
 def _kind(tuned: bool) -> str:
     return "finetuned" if tuned else "pruned"
 
 
-def _structured(inputs: StudyInputs, keep, amount, tuned, settings, progress) -> tuple[dict, dict]:
-    """The job of one channel-pruned model: ``(entry, {"models/NAME.tflite": bytes})``."""
+def _structured(inputs: StudyInputs, keeps: dict[int, int], amount, tuned, settings,
+                progress) -> tuple[dict, dict]:
+    """The job of one channel-pruned model: ``(entry, {"models/NAME.tflite": bytes})``.
+
+    ``keeps``: filters kept per prunable layer, ``{layer index: count}``.
+    """
     study = inputs.open()
-    small = prune_channels(study.model, keep, settings.norm)
-    entry = {"channels": keep, "amount": amount, "finetuned": tuned}
+    small = prune_channels(study.model, keeps, settings.norm)
+    name = kept_label(keeps, "-")
+    counts = list(keeps.values())
+    entry = {"channels": counts[0] if len(set(counts)) == 1 else counts,
+             "kept": {str(i): k for i, k in keeps.items()}, "amount": amount, "finetuned": tuned}
     if tuned:
-        entry["finetune"] = _tune(small, study.pipeline, settings, None, progress, f"structured {keep} ch")
-    measured, files = measure(small, study, f"structured-{keep}ch-{_kind(tuned)}")
+        entry["finetune"] = _tune(small, study.pipeline, settings, None, progress, f"structured {name} ch")
+    measured, files = measure(small, study, f"structured-{name}ch-{_kind(tuned)}")
     return {**entry, **measured}, files
 
 
 def _unstructured(inputs: StudyInputs, amount, tuned, settings, progress) -> tuple[dict, dict]:
     """The job of one magnitude-pruned model: ``(entry, {"models/NAME.tflite": bytes})``."""
-    from tinykws.nn.model import from_spec
-
     study = inputs.open()
-    pruned = from_spec(study.model.spec())
-    pruned.load_parameters(study.model.parameters())
+    pruned = study.model.copy()  # batch norm's statistics too
     masks = l1_unstructured_masks(pruned, amount, settings.scope)
     apply_masks(pruned, masks)
     entry = {"amount": amount, "finetuned": tuned}
@@ -179,9 +213,23 @@ def _unstructured(inputs: StudyInputs, amount, tuned, settings, progress) -> tup
 def _tune(model, pipeline, settings, masks, progress, desc) -> dict:
     start = time.perf_counter()
     after = (lambda m: apply_masks(m, masks)) if masks is not None else None
-    r = finetune(model, pipeline, settings.finetune, after_step=after, progress=progress, desc=desc)
+    r = finetune(model, pipeline, settings.finetune, after_step=after, snapshot=_snapshot,
+                 restore=_restore, progress=progress, desc=desc)
     return {"best_step": r["best_step"], "val_balanced_accuracy": r["val_balanced_accuracy"],
             "seconds": time.perf_counter() - start}
+
+
+def _snapshot(model: Sequential) -> dict:
+    """Parameters and every layer's ``state`` (batch norm's moving statistics, which training moves)."""
+    return {"params": {k: v.copy() for k, v in model.parameters().items()},
+            "states": [{k: v.copy() for k, v in getattr(l, "state", {}).items()} for l in model.layers]}
+
+
+def _restore(model: Sequential, saved: dict) -> None:
+    model.load_parameters(saved["params"])
+    for layer, state in zip(model.layers, saved["states"]):
+        for k, v in state.items():
+            layer.state[k][...] = v
 
 
 def zero_skipping_flops(model: Sequential) -> int:
@@ -236,7 +284,7 @@ def measure(model: Sequential, study: Study, name: str) -> tuple[dict, dict]:
         if split == "testing":
             entry["tflm"] = check_against_tflm(blob, x_int8, ours=scores)
     entry["cpu_float_us"] = 1e6 * float_latency_seconds(model, 100)
-    entry.update(_mcu_ms(graph, len(blob)))
+    entry.update(mcu_ms(graph, len(blob)))
     return entry, {entry["tflite"]: blob}
 
 
@@ -247,9 +295,11 @@ def time_int8_models(result: dict, out: Path, rounds: int) -> None:
     timed one after another, minutes apart, their latencies would also measure
     how the machine drifted in between. Adds ``cpu_int8_us`` (dense),
     ``cpu_int8_sparse_us`` (CSR kernels) and ``cpu_int8_best_us``, the faster
-    of the two: what a deployment on this CPU would pick for that model.
+    of the two: what a deployment on this CPU would pick for that model. A
+    graph the fused path does not take (any architecture but TinyConv's) is
+    timed in :class:`~tinykws.int8.runtime.Int8Runtime`, dense only: its
+    ``cpu_int8_sparse_us`` is None.
     """
-    from tinykws.int8.fused import FusedTinyConv
     from tinykws.tflite.reader import parse_tflite
     from tinykws.timing import compare
 
@@ -261,15 +311,28 @@ def time_int8_models(result: dict, out: Path, rounds: int) -> None:
             raise TinyKWSError(f"{path} is missing; remove {out / 'prune.json'} to run the study again")
         graph = parse_tflite(path.read_bytes(), str(path))
         x = np.zeros((1, *graph.tensors[graph.inputs[0]].shape[1:]), np.int8)  # (1, 49, 40, 1)
-        for kind, sparse in (("dense", False), ("sparse", True)):
-            runs[i, kind] = partial(FusedTinyConv(graph, sparse=sparse).run, x)
+        for kind, run in _int8_paths(graph).items():
+            runs[i, kind] = partial(run, x)
     seconds = compare(runs, repeats=rounds, target_s=0.005)
     for i, e in enumerate(entries):
-        e["cpu_int8_us"], e["cpu_int8_sparse_us"] = 1e6 * seconds[i, "dense"], 1e6 * seconds[i, "sparse"]
-        e["cpu_int8_best_us"] = min(e["cpu_int8_us"], e["cpu_int8_sparse_us"])
+        e["cpu_int8_us"] = 1e6 * seconds[i, "dense"]
+        e["cpu_int8_sparse_us"] = 1e6 * seconds[i, "sparse"] if (i, "sparse") in seconds else None
+        e["cpu_int8_best_us"] = min(t for t in (e["cpu_int8_us"], e["cpu_int8_sparse_us"]) if t is not None)
 
 
-def _mcu_ms(graph, model_bytes: int) -> dict:
+def _int8_paths(graph) -> dict:
+    """``{"dense": run, "sparse": run}`` of the fused TinyConv path, or ``{"dense": run}`` of the
+    op-by-op runtime for a graph of another shape."""
+    from tinykws.int8.fused import FusedTinyConv
+    from tinykws.int8.runtime import Int8Runtime
+
+    try:
+        return {"dense": FusedTinyConv(graph).run, "sparse": FusedTinyConv(graph, sparse=True).run}
+    except TinyKWSError:  # not TinyConv-shaped
+        return {"dense": Int8Runtime(graph).run}
+
+
+def mcu_ms(graph, model_bytes: int) -> dict:
     """The cost model's network latency (ms) on the Nano 33 BLE Sense for both kernel libraries."""
     from tinykws.mcu.estimate import estimate_model
 

@@ -13,6 +13,15 @@ activation_bits=b)`` on the int8 features, argmax of the integer logits.
 The QAT model at 8 bits is exported through the flatbuffer writer and
 compared with tflite-micro output by output.
 
+Any zoo model can be studied (:mod:`tinykws.quant.qat` folds batch norm
+and keeps pooling on its input's grid). ``quant.json``'s ``model`` says what
+the float model costs — architecture, parameters, MACs, FLOPs, float CPU
+latency at batch 1 — and the 8-bit PTQ and QAT entries what their deployable
+``.tflite`` does: its bytes, our int8 runtime's batch-1 CPU latency
+(``cpu_int8_us``, :class:`~tinykws.int8.runtime.Int8Runtime`) and the MCU
+cost model's latency on the Nano 33 BLE Sense (reference kernels and
+CMSIS-NN), as ``prune.json`` reports them.
+
 The weights' symmetric grid is ``settings.grid`` (TFLite's by default, or the
 assignment's full-range one; :mod:`tinykws.quant.grid`). At 2 to 4 bits,
 where the extra negative code matters most, PTQ is also scored on both grids
@@ -104,6 +113,11 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
     out = Path(out)
     inputs = StudyInputs.absolute(run, data, resplit_salt, real, settings.calibration)
     study = inputs.open()
+    if {"qat", "minifloat"} & set(settings.modes):  # a layer without a fake-quant rule: one line
+        try:
+            qat.fake_quant_model(study.model, 8)
+        except ValueError as exc:
+            raise TinyKWSError(f"quantization-aware training: {exc}") from None
     meta = study.meta
     wanted = {"run": str(run), "data": str(data) if data else meta["data_dir"],  # as given
               "resplit_salt": meta["resplit_salt"],
@@ -115,6 +129,9 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
     result["majority"] = {f"{split}_accuracy": majority_accuracy(y) for split, (_, y) in splits.items()}
     if "float" not in result:
         result["float"] = _score(study, lambda x: predict(study.model, x).argmax(1))
+        write_json(out / "quant.json", result)
+    if "model" not in result:
+        result["model"] = model_costs(study.model, meta)
         write_json(out / "quant.json", result)
 
     jobs = study_jobs(inputs, settings, progress and getattr(runner, "workers", 1) == 1)
@@ -167,12 +184,42 @@ def _score(study: Study, predictions) -> dict:
     return entry
 
 
+def model_costs(model, meta: dict) -> dict:
+    """The float model's architecture, parameters, MACs, FLOPs and batch-1 CPU latency (µs)."""
+    from tinykws.size import float_latency_seconds, layer_sizes
+
+    sizes = layer_sizes(model)
+    return {"architecture": meta.get("config", {}).get("model", "tiny_conv"),
+            "params": sum(s.params for s in sizes), "macs": sum(s.macs for s in sizes),
+            "flops": sum(s.flops for s in sizes), "cpu_float_us": 1e6 * float_latency_seconds(model, 50)}
+
+
+def deployed_costs(blob: bytes) -> dict:
+    """An 8-bit ``.tflite``'s bytes, int8 CPU latency at batch 1 (µs) and estimated MCU latency (ms)."""
+    from tinykws.prune.study import mcu_ms
+    from tinykws.tflite.reader import parse_tflite
+    from tinykws.timing import median_call_seconds
+
+    graph = parse_tflite(blob, "model.tflite")
+    runtime = Int8Runtime(graph)
+    x = np.zeros((1, *graph.tensors[graph.inputs[0]].shape[1:]), np.int8)  # (1, 49, 40, 1)
+    return {"tflite_bytes": len(blob),
+            "cpu_int8_us": 1e6 * median_call_seconds(lambda: runtime.run(x), 20, warmup=3),
+            **mcu_ms(graph, len(blob))}
+
+
 def _ptq_job(inputs: StudyInputs, settings: QuantStudySettings, bits: int, grid: str):
-    """PTQ at ``bits`` on the weight grid ``grid``, scored with integer arithmetic."""
+    """PTQ at ``bits`` on the weight grid ``grid``, scored with integer arithmetic (at 8 bits
+    with the deployable model's costs)."""
+    from tinykws.tflite.writer import serialize_tflite
+
     study = inputs.open()
-    graph = quantize_model(study.model, study.x_cal, softmax=False, bits=bits,
-                           dense_per_channel=settings.dense_per_channel, grid=grid)
-    return _score(study, lambda x: integer_predictions(graph, bits, x)), {}
+    options = dict(bits=bits, dense_per_channel=settings.dense_per_channel, grid=grid)
+    graph = quantize_model(study.model, study.x_cal, softmax=False, **options)
+    entry = _score(study, lambda x: integer_predictions(graph, bits, x))
+    if bits == 8:
+        entry.update(deployed_costs(serialize_tflite(quantize_model(study.model, study.x_cal, **options))))
+    return entry, {}
 
 
 def _minifloat_job(inputs: StudyInputs, settings: QuantStudySettings, name: str):
@@ -227,6 +274,6 @@ def _qat_job(inputs: StudyInputs, settings: QuantStudySettings, bits: int, progr
         blob = serialize_tflite(quantize_model(float_model, ranges=ranges, dense_per_channel=per_row,
                                                grid=settings.grid))
         files["qat8.tflite"] = blob
-        entry["tflite_bytes"] = len(blob)
+        entry.update(deployed_costs(blob))
         entry["tflm"] = check_against_tflm(blob, float_to_int8_input(x_test))
     return entry, files
