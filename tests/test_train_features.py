@@ -224,3 +224,12 @@ def test_zoo_refuses_a_model_that_cannot_take_the_features_before_training(data,
                  "--features", "mlperf-mfcc", "--folds", "2", "--steps", "2", "--no-progress"]) == 2
     _one_line_error(capsys, "tiny_conv is built for (49, 40, 1) inputs, not (49, 10, 1)")
     assert not (out / "single_fc").exists()
+
+
+@pytest.mark.parametrize("study", ["quantize", "prune"])
+def test_the_studies_refuse_a_run_on_other_features(converted, tmp_path, study, capsys):
+    """Their int8 inputs and QAT's input quantizer are micro_speech's: a one-line error, no files."""
+    capsys.readouterr()
+    assert main([study, str(converted[0]), "--out", str(tmp_path / study)]) == 2
+    _one_line_error(capsys, "takes runs on micro features; this run was trained on mlperf-mfcc")
+    assert not (tmp_path / study).exists()

@@ -112,7 +112,7 @@ def run_prune_study(run: str | Path, out: str | Path, settings: PruneStudySettin
     """
     out = Path(out)
     inputs = StudyInputs.absolute(run, data, resplit_salt, real, settings.calibration)
-    study = inputs.open()
+    study = inputs.open_micro("pruning study")
     meta = study.meta
     wanted = {"run": str(run), "data": str(data) if data else meta["data_dir"],  # as given
               "resplit_salt": meta["resplit_salt"],
@@ -278,7 +278,7 @@ def measure(model: Sequential, study: Study, name: str) -> tuple[dict, dict]:
     labels, shares = study.meta["labels"], study.pipeline.class_shares
     for split, (x, y) in study.splits.items():
         x_int8 = float_to_int8_input(x)  # (N, 49, 40, 1) int8
-        scores = runtime.run(x_int8)  # (N, K) int8
+        scores = runtime.run_clip(x_int8)  # (N, K) int8; a streaming model frame by frame
         entry.update(split_scores(f"float_{split}", predict(model, x).argmax(1), y, labels, shares))
         entry.update(split_scores(f"int8_{split}", scores.astype(np.int32).argmax(1), y, labels, shares))
         if split == "testing":

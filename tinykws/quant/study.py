@@ -112,7 +112,7 @@ def run_quant_study(run: str | Path, out: str | Path, settings: QuantStudySettin
     """
     out = Path(out)
     inputs = StudyInputs.absolute(run, data, resplit_salt, real, settings.calibration)
-    study = inputs.open()
+    study = inputs.open_micro("quantization study")
     if {"qat", "minifloat"} & set(settings.modes):  # a layer without a fake-quant rule: one line
         try:
             qat.fake_quant_model(study.model, 8)

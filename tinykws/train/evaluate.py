@@ -144,6 +144,22 @@ class StudyInputs:
 
         return cls(folder(run), folder(data), resplit_salt, folder(real), calibration)
 
+    def open_micro(self, study_name: str) -> "Study":
+        """:meth:`open`, refusing a run on other than micro features with a one-line error:
+        the studies' int8 inputs (and QAT's input quantizer) are micro_speech's."""
+        from pathlib import Path
+
+        from tinykws.errors import TinyKWSError
+        from tinykws.train.checkpoint import feature_spec_of_meta, load_checkpoint
+
+        path = Path(self.run)
+        checkpoint = path / "model.npz" if path.is_dir() else path
+        mode = feature_spec_of_meta(load_checkpoint(checkpoint)[1], checkpoint).mode
+        if mode != "micro":  # checked before any clip is read
+            raise TinyKWSError(f"the {study_name} takes runs on micro features; this run was "
+                               f"trained on {mode}")
+        return self.open()
+
     def open(self) -> "Study":
         """The opened study, kept per process for the next job (read anew if the model file changed)."""
         from pathlib import Path
