@@ -105,3 +105,25 @@ def test_a_checkpoint_keeps_batch_norm_statistics(tmp_path):
     loaded, _, _ = load_checkpoint(save_checkpoint(tmp_path / "m.npz", model, meta))
     np.testing.assert_array_equal(loaded.forward(x), model.forward(x))  # inference uses the moving stats
     assert any(np.any(l.state["moving_mean"]) for l in loaded.layers if getattr(l, "state", None))
+
+
+def test_a_global_average_pool_exports_as_mean_bit_exact_in_tflite_micro():
+    """conv -> ReLU -> global average pool -> dense: the pool becomes MEAN over H and W."""
+    pytest.importorskip("tflite_micro", reason="tflite-micro not installed")
+    from tinykws.features.model_input import float_to_int8_input
+    from tinykws.nn.conv import Conv2D
+    from tinykws.nn.layers import Dense, ReLU
+    from tinykws.nn.model import TINY_CONV_INPUT, Sequential
+    from tinykws.nn.pooling import GlobalAveragePool
+
+    rng = np.random.default_rng(5)
+    model = Sequential([Conv2D(1, 6, (5, 5), (2, 2)), ReLU(), GlobalAveragePool(), Dense(6, 4)],
+                       TINY_CONV_INPUT)
+    for layer in model.layers:
+        for v in layer.params.values():
+            v[...] = rng.normal(0, 0.1, v.shape)
+    x = rng.uniform(0, 26, (108, 49, 40, 1)).astype(np.float32)
+    graph = quantize_model(model, x[:100])
+    assert [op.op for op in graph.operators][1:] == ["MEAN", "FULLY_CONNECTED", "SOFTMAX"]
+    check = check_against_tflm(serialize_tflite(graph), float_to_int8_input(x[100:]))
+    assert check == {"examples": 8, "bit_exact": True, "mismatches": 0}

@@ -23,7 +23,8 @@ quantization spec):
   (:func:`tinykws.nn.batch_norm.fold_batch_norms`); a convolution with
   ``groups == in_channels`` becomes DEPTHWISE_CONV_2D (weights ``(1, KH, KW, O)``,
   per-channel scales along dimension 3); an average pool becomes
-  AVERAGE_POOL_2D, whose output keeps its input's quantization (TFLM requires it);
+  AVERAGE_POOL_2D, whose output keeps its input's quantization (TFLM requires it), a
+  global average pool MEAN over height and width (the input's quantization kept too);
   an SVDF becomes TFLite's streaming SVDF op (:mod:`tinykws.quant.svdf`), and the
   graph then takes one frame per invocation.
 - a **residual block** (:mod:`tinykws.quant.residual`) becomes its branches'
@@ -47,7 +48,7 @@ from tinykws.nn.batch_norm import fold_batch_norms
 from tinykws.nn.conv import Conv2D
 from tinykws.nn.layers import Dense, Dropout, Flatten, ReLU
 from tinykws.nn.model import Sequential
-from tinykws.nn.pooling import AveragePool2D, MaxPool2D
+from tinykws.nn.pooling import AveragePool2D, GlobalAveragePool, MaxPool2D
 from tinykws.nn.resnet import Reshape, ResidualBlock
 from tinykws.nn.svdf import SVDF
 from tinykws.quant.grid import asymmetric_params, check_grid, f32, symmetric_weights, tflite_round
@@ -195,6 +196,14 @@ def quantize_model(model: Sequential, calibration_x: np.ndarray | None = None, s
                 "filter_height": layer.pool[0], "filter_width": layer.pool[1],
                 "activation": "NONE"}))
             current = len(tensors) - 1
+        elif isinstance(layer, GlobalAveragePool):  # MEAN over H, W; the input's scale kept
+            t = tensors[current]
+            tensors += [Tensor(f"mean{i}/axis", (2,), "int32", data=np.array([1, 2], np.int32)),
+                        Tensor(f"mean{i}/output", (1, *layer.output_shape(t.shape[1:])), "int8",
+                               t.scale, t.zero_point)]
+            n = len(tensors)
+            ops.append(Operator("MEAN", (current, n - 2), (n - 1,), {"keep_dims": layer.keep_dims}))
+            current = n - 1
         elif isinstance(layer, Flatten):
             current = add_reshape(tensors, ops, f"flatten{i}", current,
                                   (int(np.prod(tensors[current].shape[1:])),))
