@@ -103,3 +103,14 @@ def test_the_data_fingerprint_changes_with_a_synthetic_plan_of_same_size_clips(t
     first = data_fingerprint(data)
     (data / PLAN_FILE).write_text('{"fingerprint": "bbbbbbbbbbbb"}')
     assert len({plain, first, data_fingerprint(data)}) == 3
+
+
+def test_a_zoo_stage_on_data_too_small_to_fold_says_why_instead_of_stopping_the_report():
+    from types import SimpleNamespace
+
+    from tinykws.report.render import _zoo
+
+    stage = SimpleNamespace(data={"skipped": "fold 0: the validation split has no clip of yes",
+                                  "real": True})
+    text = "\n".join(_zoo(stage, None, quick=True))
+    assert "## Model zoo" in text and "Not run" in text and "no clip of yes" in text

@@ -312,9 +312,14 @@ def _zoo(data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
     from tinykws.train.recipe import make_config
     from tinykws.train.zoo_study import zoo_study
 
+    from tinykws.errors import TinyKWSError
+
     spec = FoldSpec(data=str(s.real or data), words=tuple(s.words), folds=s.zoo_folds)
     config = make_config(steps=s.zoo_steps, eval_every=max(s.zoo_steps // 5, 50), seed=s.seed)
-    table = zoo_study(spec, work, config, REPORT_ZOO, progress=progress)
+    try:
+        table = zoo_study(spec, work, config, REPORT_ZOO, progress=progress)
+    except TinyKWSError as exc:  # data too small to fold: the report says so and goes on
+        return {"skipped": str(exc), "real": bool(s.real)}
     return {"table": table, "real": bool(s.real), "plots": ["zoo_pareto.png"]}
 
 

@@ -332,9 +332,12 @@ def _zoo(stage, rel, quick: bool) -> list[str]:
     from tinykws.train.zoo_study import format_table
 
     z = stage.data
-    table = format_table(z["table"]).splitlines()[2:]  # its own title line dropped
     where = ("**real speakers**" if z["real"] else "the report's data (pass --real DIR for real "
              "speakers)")
+    if "skipped" in z:
+        return ["", "## Model zoo", "", f"Not run: cross-validating on {where} failed: "
+                f"{z['skipped']}. `tinykws zoo` runs it on a larger set.", ""]
+    table = format_table(z["table"]).splitlines()[2:]  # its own title line dropped
     return (["", "## Model zoo", "",
              f"Three of the zoo's models, each cross-validated on {where}"
              + (", trained for only a few steps (quick profile)" if quick else "")
