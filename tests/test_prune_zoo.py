@@ -38,10 +38,15 @@ def _x(seed: int, n: int = 2) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 26, (n, 49, 40, 1)).astype(np.float32)
 
 
+# Channel pruning does not yet follow channels through a residual block or an SVDF.
+UNFOLLOWED = ("low_latency_svdf", "tc_resnet8", "tc_resnet8_mcu", "tc_resnet8_narrow")
+FOLLOWED = [n for n in sorted(MODELS) if n not in UNFOLLOWED]
+
+
 def test_the_prunable_layers_are_those_whose_channels_are_consumed_before_the_logits():
     layers = {name: [type(build_model(name, 4, np.random.default_rng(0)).layers[i]).__name__ + str(i)
                      for i in prunable_layers(build_model(name, 4, np.random.default_rng(0)))]
-              for name in MODELS}
+              for name in FOLLOWED}
     assert layers == {"single_fc": [], "tiny_conv": ["Conv2D0"],
                       "tiny_embedding_conv": ["Conv2D0", "Conv2D3"], "conv": ["Conv2D0", "Conv2D4"],
                       "low_latency_conv": ["Conv2D0", "Dense4", "Dense6"],
@@ -58,7 +63,13 @@ def test_a_ds_cnn_channel_drags_its_batch_norms_and_depthwise_conv_to_the_next_p
     assert isinstance(model.layers[last.consumer], Dense) and last.positions == 1  # pooled to 1x1
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(MODELS) if n != "single_fc"])
+@pytest.mark.parametrize("name", UNFOLLOWED)
+def test_a_model_channel_pruning_cannot_follow_is_refused_not_guessed(name):
+    with pytest.raises(ValueError, match="cannot follow channels"):
+        prunable_layers(build_model(name, 4, np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("name", [n for n in FOLLOWED if n != "single_fc"])
 @settings(max_examples=6)
 @given(data=st.data())
 def test_removing_channels_equals_zeroing_their_contributions(name, data):
@@ -123,7 +134,9 @@ def test_an_unknown_layer_is_refused_not_guessed():
 def test_magnitude_masks_cover_every_conv_and_dense_weight(name):
     model = _busy_model(name)
     masks = l1_unstructured_masks(model, 0.7, "global")
-    weighted = [f"{i}.weight" for i, l in enumerate(model.layers) if isinstance(l, (Conv2D, Dense))]
+    weighted = [k for k in model.parameters() if k.endswith(".weight")]  # a block's too
+    assert all(isinstance(model.layers[i], (Conv2D, Dense)) for i in
+               {int(k.split(".")[0]) for k in weighted if k.count(".") == 1})
     assert sorted(masks) == sorted(weighted)
     apply_masks(model, masks)
     assert sparsity(model) == pytest.approx(0.7, abs=1e-3)
