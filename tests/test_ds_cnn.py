@@ -3,11 +3,9 @@
 import numpy as np
 import pytest
 
-from test_nn_gradients import numeric_grad
+from test_nn_gradients import check_model
 from tinykws.nn.batch_norm import BatchNorm
 from tinykws.nn.ds_cnn import ds_cnn
-from tinykws.nn.layers import Dropout
-from tinykws.nn.loss import softmax_cross_entropy
 from tinykws.nn.model import from_spec
 from tinykws.quant.ptq import quantize_model
 from tinykws.tflite.reader import parse_tflite
@@ -35,20 +33,8 @@ def test_whole_ds_cnn_gradient_matches_finite_differences():
     """A small DS-CNN in training mode (batch statistics), dropout off: dL/dparam by backprop."""
     rng = np.random.default_rng(1)
     model = ds_cnn(3, rng, (9, 6, 1), filters=4, blocks=2)
-    for layer in model.layers:
-        if isinstance(layer, Dropout):
-            layer.rate = 0.0
-        layer.params = {k: v.astype(np.float64) for k, v in layer.params.items()}
-        for v in layer.params.values():
-            v[...] += rng.normal(0, 0.3, v.shape)
     x, labels = rng.normal(0, 1, (4, 9, 6, 1)), np.array([0, 1, 2, 1])
-    _, dlogits = softmax_cross_entropy(model.forward(x, training=True), labels)
-    model.backward(dlogits)
-    grads = model.gradients()
-    loss = lambda: softmax_cross_entropy(model.forward(x, training=True), labels)[0]  # noqa: E731
-    for name, param in model.parameters().items():
-        np.testing.assert_allclose(grads[name], numeric_grad(loss, param), rtol=1e-4, atol=1e-7,
-                                   err_msg=name)
+    check_model(model, x, labels, rng)
 
 
 @pytest.fixture(scope="module")

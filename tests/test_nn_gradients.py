@@ -45,6 +45,24 @@ def check_layer(layer, x, rng, training=False):
         np.testing.assert_allclose(grads[name], numeric_grad(loss, p), rtol=1e-5, atol=1e-7)
 
 
+def check_model(model, x, labels, rng):
+    """A whole model in training mode (batch statistics), dropout off: every parameter's
+    ``dL/dparam`` by backprop equals finite differences of the cross-entropy loss."""
+    for layer in model.layers:
+        if isinstance(layer, Dropout):
+            layer.rate = 0.0
+        layer.params = {k: v.astype(np.float64) for k, v in layer.params.items()}
+        for v in layer.params.values():
+            v[...] += rng.normal(0, 0.3, v.shape)
+    _, dlogits = softmax_cross_entropy(model.forward(x, training=True), labels)
+    model.backward(dlogits)
+    grads = model.gradients()
+    loss = lambda: softmax_cross_entropy(model.forward(x, training=True), labels)[0]  # noqa: E731
+    for name, param in model.parameters().items():
+        np.testing.assert_allclose(grads[name], numeric_grad(loss, param), rtol=1e-4, atol=1e-7,
+                                   err_msg=name)
+
+
 @settings(max_examples=30)
 @given(data=st.data())
 def test_conv2d_backward_matches_finite_differences(data):

@@ -13,11 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from test_ds_cnn import real_clip_features  # noqa: F401 (a fixture: 18 real clips)
-from test_nn_gradients import check_layer, numeric_grad
+from test_nn_gradients import check_layer, check_model
 from tinykws.nn.batch_norm import BatchNorm
 from tinykws.nn.conv import Conv2D
-from tinykws.nn.layers import Dropout, ReLU
-from tinykws.nn.loss import softmax_cross_entropy
+from tinykws.nn.layers import ReLU
 from tinykws.nn.model import Sequential, from_spec
 from tinykws.nn.resnet import Reshape, ResidualBlock
 from tinykws.nn.tc_resnet import WIDTHS, tc_resnet8
@@ -150,20 +149,8 @@ def test_whole_tc_resnet_gradient_matches_finite_differences():
     """A small TC-ResNet8 in training mode (batch statistics), dropout off."""
     rng = np.random.default_rng(1)
     model = tc_resnet8(3, rng, (6, 3, 1), width=0.125)  # widths 2, 3, 4, 6
-    for layer in model.layers:
-        if isinstance(layer, Dropout):
-            layer.rate = 0.0
-        layer.params = {k: v.astype(np.float64) for k, v in layer.params.items()}
-        for v in layer.params.values():
-            v[...] += rng.normal(0, 0.3, v.shape)
     x, labels = rng.normal(0, 1, (4, 6, 3, 1)), np.array([0, 1, 2, 1])
-    _, dlogits = softmax_cross_entropy(model.forward(x, training=True), labels)
-    model.backward(dlogits)
-    grads = model.gradients()
-    loss = lambda: softmax_cross_entropy(model.forward(x, training=True), labels)[0]  # noqa: E731
-    for name, param in model.parameters().items():
-        np.testing.assert_allclose(grads[name], numeric_grad(loss, param), rtol=1e-4, atol=1e-7,
-                                   err_msg=name)
+    check_model(model, x, labels, rng)
 
 
 def test_size_counts_the_blocks_convolutions_and_their_live_buffers():
