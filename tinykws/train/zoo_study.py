@@ -102,7 +102,8 @@ def tflm_agreement(cv_dir: Path, folds: int) -> dict | None:
     """Every fold's int8 model in tflite-micro on all its test clips against our runtime.
 
     ``{"examples", "bit_exact", "mismatches"}`` summed over the folds, or None
-    without tflite-micro. Computed once: ``cv_dir/tflm.json`` keeps it.
+    without tflite-micro. Computed once: ``cv_dir/tflm.json`` keeps it with the
+    size and time of every fold's ``model.npz``, so a retrained fold is checked anew.
     """
     from tinykws.tflite.interpreters import check_against_tflm
     from tinykws.tflite.writer import serialize_tflite
@@ -110,8 +111,12 @@ def tflm_agreement(cv_dir: Path, folds: int) -> dict | None:
     from tinykws.train.evaluate import int8_model_input, open_run
 
     stored = cv_dir / "tflm.json"
+    models = [[st.st_mtime_ns, st.st_size]
+              for st in ((cv_dir / f"fold-{k}" / "model.npz").stat() for k in range(folds))]
     if stored.is_file():
-        return json.loads(stored.read_text())
+        kept = json.loads(stored.read_text())
+        if kept.pop("models", None) == models:
+            return kept
     total = {"examples": 0, "mismatches": 0}
     for k in range(folds):
         model, _, pipeline = open_run(cv_dir / f"fold-{k}")
@@ -122,7 +127,7 @@ def tflm_agreement(cv_dir: Path, folds: int) -> dict | None:
             return None
         total = {key: total[key] + check[key] for key in total}
     total["bit_exact"] = total["mismatches"] == 0
-    write_json(stored, total)
+    write_json(stored, {**total, "models": models})
     return total
 
 
