@@ -33,8 +33,8 @@ This reproduces the host's tail to the byte on those models (see
 ``tests/test_mcu.py``). On the zoo's deeper graphs it falls short of the
 host's by 24 bytes per CONV_2D that is not the graph's first operator and 40
 per pooling operator (DS-CNN 1.6 %, 136 of 8,272 bytes; conv 2.1 %), a gap not
-yet traced to a structure; one-operator graphs land within 15 %. On the Cortex-M4 pointers take 4 bytes, not 8, so
-the same structures are smaller there: the estimate is a slight
+yet traced to a structure; one-operator graphs land within 15 %. On the
+Cortex-M4 pointers take 4 bytes, not 8, so the same structures are smaller there: the estimate is a slight
 *over*-estimate of the device's arena, by a few hundred bytes at most.
 TinyConv's whole arena comes to 9.6 KB, which agrees with micro_speech's
 README: "only uses about 10 kilobytes of RAM for working memory".

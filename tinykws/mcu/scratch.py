@@ -1,9 +1,10 @@
 """Kernel scratch buffers: arena bytes an operator asks for while it runs.
 
 TFLM kernels may request a scratch buffer in ``Prepare``; the planner gives
-it a lifetime of that one operator. Of the reference kernels only ``MEAN``
-asks (``reduce_common.cc``, whichever library: CMSIS-NN has no MEAN, so the
-reference kernel runs): an int32 accumulator per output element, an int per
+it a lifetime of that one operator. Of the reference kernels ``MEAN`` and
+``SVDF`` ask (``SVDF`` below). ``MEAN`` (``reduce_common.cc``, whichever
+library: CMSIS-NN has no MEAN, so the reference kernel runs) asks for an
+int32 accumulator per output element, an int per
 input dimension (the running index) and an int per reduced axis, each buffer
 16-byte aligned (measured with tflite-micro's allocator, ``tests/test_mcu.py``).
 CMSIS-NN's sizes, as its ``*_get_buffer_size`` functions compute them for a

@@ -308,11 +308,10 @@ def _stream(train_dir: Path, data: Path, s: ReportSettings, work: Path) -> dict:
 def _zoo(data: Path, s: ReportSettings, work: Path, progress: bool) -> dict:
     """The zoo table (:func:`tinykws.train.zoo_study.zoo_study`) of :data:`REPORT_ZOO`: on the
     real speakers when ``--real`` is given (the accuracy that matters), else on the report's data."""
+    from tinykws.errors import TinyKWSError
     from tinykws.train.cross_validation import FoldSpec
     from tinykws.train.recipe import make_config
     from tinykws.train.zoo_study import zoo_study
-
-    from tinykws.errors import TinyKWSError
 
     spec = FoldSpec(data=str(s.real or data), words=tuple(s.words), folds=s.zoo_folds)
     config = make_config(steps=s.zoo_steps, eval_every=max(s.zoo_steps // 5, 50), seed=s.seed)
