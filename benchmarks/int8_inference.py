@@ -15,7 +15,8 @@ Contenders, all single-threaded (``--threads``), timed alternately in one
 process:
 
 - ours, fused (TinyConv only): :class:`tinykws.int8.fused.FusedTinyConv`, the
-  batch-1 path (the whole graph in one Numba call, integer arithmetic, no BLAS);
+  whole graph in one Numba call per batch (integer arithmetic, two taps per
+  ``vpmaddwd``, no BLAS);
 - ours, op by op: :class:`tinykws.int8.runtime.Int8Runtime` with the Numba
   kernels and the integer GEMM convolution over stride phases; with
   ``gemm=False`` the plain Numba loop kernels only;
@@ -25,13 +26,13 @@ process:
 - tflite-micro's Python interpreter (reference kernels; the ground truth).
 
 Batch 1 is one call per example, the calls cycling through the 256 random
-inputs of the batch; batch 256 runs our op-by-op runtime on the whole batch at
-once, litert with its input resized to 256 when the model
+inputs of the batch; batch 256 runs our fused path (TinyConv) and op-by-op
+runtime on the whole batch at once, litert with its input resized to 256 when the model
 allows it (else 256 calls: the DS-CNN's RESHAPE has a fixed batch-1 shape), and
 tflite-micro (batch-1 arena) as 256 invocations. Every row
 says whether each side's outputs on the timed inputs were bit-exact with
 tflite-micro's (measured in the run, every output byte compared). Our side of
-a row is the fused path at batch 1 where there is one (TinyConv), else the op-by-op
+a row is the fused path where there is one (TinyConv), else the op-by-op
 runtime.
 """
 
@@ -163,13 +164,14 @@ def model_rows(name: str, model: bytes, quick: bool, fused=None) -> list[dict]:
         return np.concatenate([tflm(example[None]) for example in x])
 
     batch1 = {"ours, fused": fused(graph).run} if fused is not None else {}
+    batch256 = dict(batch1)  # the fused path takes a whole batch too
     batch1.update({"ours, op by op": ours.run, "ours, loop kernels (gemm=False)": loops.run,
                    **{peer: _litert(model, 1, **kind) for peer, kind in LITERT.items()},
                    "tflite-micro": tflm})
     rows = _rows(f"{name} int8 latency, batch 1", next(iter(batch1)), batch1, singles, expected,
                  repeats, 0.02)
 
-    batch256 = {"ours, op by op": ours.run, "ours, loop kernels (gemm=False)": loops.run}
+    batch256.update({"ours, op by op": ours.run, "ours, loop kernels (gemm=False)": loops.run})
     for peer, kind in LITERT.items():
         try:
             batch256[f"{peer} batch 256"] = _litert(model, 256, **kind)
@@ -177,7 +179,7 @@ def model_rows(name: str, model: bytes, quick: bool, fused=None) -> list[dict]:
             batch256[f"{peer} x256"] = lambda x, fn=batch1[peer]: np.concatenate(
                 [fn(example[None]) for example in x])
     batch256["tflite-micro x256"] = tflm_each
-    rows += _rows(f"{name} int8, batch 256", "ours, op by op", batch256, [x256],
+    rows += _rows(f"{name} int8, batch 256", next(iter(batch256)), batch256, [x256],
                   [np.concatenate(expected)], max(3, repeats // 3), 0.05)
     rows = _with_macs_per_cycle(rows, model_macs(graph))
     print_macs_per_cycle(rows)

@@ -1,4 +1,4 @@
-"""The fused batch-1 TinyConv path gives tflite-micro's bits.
+"""The fused TinyConv path gives tflite-micro's bits, one example or a batch.
 
 (The comparisons with tflite-micro skip without it, in
 :func:`fixtures.assert_fused_equals_tflite_micro`; the others need only our runtime.)
@@ -53,7 +53,21 @@ def test_fused_path_refuses_other_graphs_and_inputs(reference_models_dir):
     with pytest.raises(TinyKWSError, match="TinyConv-shaped"):
         FusedTinyConv(graph.__class__(graph.tensors, graph.operators[1:], graph.inputs, graph.outputs))
     with pytest.raises(TinyKWSError, match="input must be"):
-        FusedTinyConv(graph).run(np.zeros((2, 49, 40, 1), np.int8))
+        FusedTinyConv(graph).run(np.zeros((2, 49, 41, 1), np.int8))
+    with pytest.raises(TinyKWSError, match="input must be"):
+        FusedTinyConv(graph).run(np.zeros((49, 40, 1), np.int8))
+    with pytest.raises(TinyKWSError, match="sparse path runs one example"):
+        FusedTinyConv(graph, sparse=True).run(np.zeros((2, 49, 40, 1), np.int8))
+
+
+def test_fused_path_on_a_batch_equals_one_example_at_a_time(reference_models_dir):
+    graph = read_tflite(reference_models_dir / NAMES[0])
+    fused, runtime = FusedTinyConv(graph), Int8Runtime(graph)
+    x = np.random.default_rng(3).integers(-128, 128, (7, 49, 40, 1)).astype(np.int8)
+    batch = fused.run(x)
+    assert batch.shape == (7, 4)
+    np.testing.assert_array_equal(batch, np.concatenate([fused.run(x[i:i + 1]) for i in range(7)]))
+    np.testing.assert_array_equal(batch, runtime.run(x))
 
 
 # --------------------------------------------------------------------------

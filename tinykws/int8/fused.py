@@ -1,15 +1,16 @@
-"""The fused batch-1 path: the whole int8 TinyConv graph in one Numba call.
+"""The fused path: the whole int8 TinyConv graph in one Numba call, for one example or a batch.
 
 ``Int8Runtime`` runs any supported graph op by op; at batch 1 its generic
 preparation of every call (allocating the phases and accumulators,
 dispatching on op names, one Python call per op) costs about as much as
 TinyConv's arithmetic. :class:`FusedTinyConv` recognises the TinyConv shape —
 a one-input-channel convolution (CONV_2D or DEPTHWISE_CONV_2D), RESHAPE,
-FULLY_CONNECTED and an optional SOFTMAX — works out once the tap table, the
-buffers and the FULLY_CONNECTED weights in the order the convolution leaves
-its outputs, and per call runs :func:`kernels.int8_tiny_conv.tiny_conv`: the
-four ops in integer arithmetic, with no BLAS and no allocation but the
-output (see there).
+FULLY_CONNECTED and an optional SOFTMAX — works out once the table of tap
+pairs (:func:`kernels.int8_conv_pairs.pair_table`), the buffers and the
+FULLY_CONNECTED weights in the order the convolution leaves its outputs, and
+per call runs :func:`kernels.int8_tiny_conv.tiny_conv` over the batch: the
+four ops in integer arithmetic, two convolution taps per ``vpmaddwd``, with
+no BLAS and no allocation but the output (see there).
 
 ``FusedTinyConv(graph, sparse=True)`` is the same graph for pruned weights:
 the convolution and the FULLY_CONNECTED visit only their nonzero weights
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.int8_conv_phases import tap_table
+from kernels.int8_conv_pairs import doubled_shape, padded_run, pair_table
 from kernels.int8_softmax import softmax
 from kernels.int8_sparse import conv_per_channel_csr, fully_connected_csr
 from kernels.int8_tiny_conv import fc_weights_by_phase_rows, tiny_conv
@@ -38,10 +39,10 @@ from tinykws.int8.sparse import to_csr
 
 
 class FusedTinyConv:
-    """Batch-1 int8 TinyConv in one pass; ``run(x (1, H, W, 1) int8) -> (1, K) int8``.
+    """Int8 TinyConv in one pass; ``run(x (N, H, W, 1) int8) -> (N, K) int8``.
 
     ``sparse=True`` skips zero weights (for magnitude-pruned models); the
-    outputs are the same bits either way.
+    outputs are the same bits either way (the sparse path runs one example per call).
     """
 
     def __init__(self, graph, sparse: bool = False):
@@ -62,22 +63,25 @@ class FusedTinyConv:
         self.kh, self.kw = conv.filter_data.shape[1:3]
         self.input_shape = tuple(in_t.shape[1:])
         c_out = conv.filter_data.shape[0]
-        sh, sw, _, phase_h, phase_w = phase_shape(*self.input_shape, conv.stride_height,
-                                                  conv.stride_width, conv.padding_values)
-        self.phases = np.zeros((sh, sw, 1, phase_h, phase_w), np.int16)  # border stays 0
-        self.phase, self.start, self.conv_weights = tap_table(
+        shape = phase_shape(*self.input_shape, conv.stride_height, conv.stride_width,
+                            conv.padding_values)  # (sh, sw, 1, PH, PW)
+        phase_w = shape[4]
+        self.doubled = np.zeros(doubled_shape(shape, 0), np.int16)  # border stays 0
+        self.offsets, self.wpairs = pair_table(
             conv.filter_data, conv.stride_height, conv.stride_width,
-            conv.dilation_height_factor, conv.dilation_width_factor, phase_w)
-        run = conv.output_height * phase_w  # output (oy, ox) is column oy * PW + ox
-        self.acc = np.empty((c_out, run), np.int32)
+            conv.dilation_height_factor, conv.dilation_width_factor, phase_w,
+            self.doubled.shape[1])
+        run = padded_run(conv.output_height * phase_w)  # output (oy, ox) is column oy * PW + ox
+        self.acc = np.empty((self.wpairs.shape[0], run), np.int32)
         self.h = np.empty((c_out, run), np.int16)
         self.fc_weights = fc_weights_by_phase_rows(
             self.fc.filter_data, self.fc.weights_offset, conv.output_height,
-            conv.output_width, c_out, phase_w)  # (K, C * run) int16
+            conv.output_width, c_out, phase_w, run)  # (K, C * run) int16
         s = self.softmax
         self._arguments = (
-            self.phases, self.phase, self.start, self.conv_weights, self.acc, self.h,
+            self.doubled, self.offsets, self.wpairs, self.acc, self.h,
             conv.input_offset, conv.padding_values.height, conv.padding_values.width,
+            conv.stride_height, conv.stride_width, phase_w,
             conv.bias_data, conv.output_multiplier, conv.output_shift, conv.output_offset,
             conv.quantized_activation_min, conv.quantized_activation_max, self.fc_weights,
             self.fc.input_offset, self.fc.bias_data, self.fc.output_multiplier,
@@ -92,11 +96,15 @@ class FusedTinyConv:
             self.conv_csr, self.fc_csr = to_csr(conv.filter_data), to_csr(self.fc.filter_data)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        if x.shape != (1, *self.input_shape) or x.dtype != np.int8:
-            raise TinyKWSError(f"input must be (1, {', '.join(map(str, self.input_shape))}) int8")
+        """x : (N, H, W, 1) int8 -> (N, K) int8, one example after another."""
+        if x.ndim != 4 or x.shape[1:] != self.input_shape or x.dtype != np.int8:
+            raise TinyKWSError(f"input must be (N, {', '.join(map(str, self.input_shape))}) int8")
         if self.sparse:
+            if x.shape[0] != 1:
+                raise TinyKWSError("the sparse path runs one example: input must be "
+                                   f"(1, {', '.join(map(str, self.input_shape))}) int8")
             return self._finish(self._run_sparse(x))
-        return tiny_conv(x[0], *self._arguments)
+        return tiny_conv(x, *self._arguments)
 
     def _run_sparse(self, x: np.ndarray) -> np.ndarray:
         """Logits (1, K) int8 from the CSR convolution and FULLY_CONNECTED kernels."""
