@@ -41,7 +41,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kernels.int8_quantize import multiply_by_quantized_multiplier
+from kernels.int8_quantize import (multiply_by_quantized_multiplier,
+                                   multiply_by_quantized_multiplier_right)
 from kernels.stride_phases import fill_phases, phase_shape
 
 # Taps one pass of accumulate() adds: eight reads and one read-modify-write of
@@ -134,6 +135,14 @@ def output_rows(acc, bias_data, output_multiplier, output_shift, output_offset,
         bias = np.int64(bias_data[out_channel])
         multiplier = np.int64(output_multiplier[out_channel])
         shift = np.int64(output_shift[out_channel])
+        if shift <= 0 and multiplier >= 0:  # every scale below 1: the branch-free form
+            for i in range(run):
+                scaled = multiply_by_quantized_multiplier_right(np.int64(a[i]) + bias,
+                                                                multiplier, -shift)
+                scaled += output_offset
+                scaled = max(scaled, quantized_activation_min)
+                r[i] = min(scaled, quantized_activation_max) + added
+            continue
         for i in range(run):
             scaled = multiply_by_quantized_multiplier(np.int64(a[i]) + bias, multiplier, shift)
             scaled += output_offset

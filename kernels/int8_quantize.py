@@ -54,6 +54,26 @@ def multiply_by_quantized_multiplier(x, quantized_multiplier, shift):
         saturating_rounding_doubling_high_mul(shifted, quantized_multiplier), right_shift)
 
 
+@njit(cache=True, inline="always")
+def multiply_by_quantized_multiplier_right(x, quantized_multiplier, right_shift):
+    """:func:`multiply_by_quantized_multiplier` for ``shift = -right_shift <= 0`` and a
+    multiplier >= 0 (every TFLite multiplier is), written without branches for vector loops.
+
+    ``x`` is wrapped to int32 as TFLM's int32 sum would be; ``ab = x * M`` then
+    cannot be ``INT32_MIN**2``, so the saturation case is gone. The doubling
+    high multiply's truncating division by 2**31 of ``t = ab + nudge`` is
+    ``(t + (2**31 - 1 if t < 0 else 0)) >> 31``; the rounding division by
+    ``2**right_shift`` is gemmlowp's, ties away from zero. Equal for every
+    int32 ``x`` (tests/test_int8_quantize_multiplier.py).
+    """
+    ab = wrap_int32(x) * quantized_multiplier
+    t = ab + ((1 << 30) if ab >= 0 else (1 - (1 << 30)))
+    high = (t + ((t >> 63) & 0x7FFFFFFF)) >> 31
+    mask = (np.int64(1) << right_shift) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right_shift) + (1 if (high & mask) > threshold else 0)
+
+
 @njit(cache=True)
 def affine_quantize(input_data, scale, zero_point):
     """float32 -> int8, ``round(x / float32(scale)) + zero_point`` (ties away from 0).

@@ -106,3 +106,14 @@ def test_activation_range_hand_values():
     assert activation_range("RELU", 0.1, 5) == (5, 127)
     assert activation_range("RELU6", 0.1, -128) == (-128, -68)  # 6 / 0.1 = 60
     assert activation_range("RELU6", 0.01, 0) == (0, 127)  # 600 clamps to 127
+
+
+@settings(max_examples=500)
+@given(x=st.integers(-(1 << 33), 1 << 33), multiplier=st.integers(0, INT32_MAX),
+       right_shift=st.integers(0, 31))
+def test_branch_free_right_shift_form_equals_multiply_by_quantized_multiplier(x, multiplier,
+                                                                            right_shift):
+    # x beyond int32 too: both wrap it as TFLM's int32 sum does.
+    expected = int(nb.multiply_by_quantized_multiplier(x, multiplier, -right_shift))
+    assert int(nb.multiply_by_quantized_multiplier_right(x, multiplier, right_shift)) == expected
+    assert expected == int(multiply_by_quantized_multiplier(x, multiplier, -right_shift))
