@@ -16,11 +16,24 @@ are what ``vpmaddwd`` multiplies by a pair of weights and adds
 (:mod:`kernels.pair_dot`), so each instruction does two taps for 16 or 32
 output columns, and four output channels share each load.
 
-:func:`pair_table` pairs the taps (a tap with no partner at ``s + 1`` gets a
-zero weight beside it), :func:`fill_doubled` writes ``input + input_offset``
-into the doubled phases, :func:`accumulate_pairs` forms every int32
-accumulator ``acc[c, i]``, the same sums as
-:func:`kernels.int8_conv_phases.accumulate` (tested equal), so TFLM's bits.
+With a stride of exactly 2 across columns (no dilation) the pairs need no
+doubling: filter columns ``kx`` (even) and ``kx + 1`` of output column ``ox``
+read padded columns ``2 ox + kx`` and ``2 ox + kx + 1``, already side by side in
+the padded image, and the next output's pair starts two values on. So the
+image is only split by row phase, its columns kept in order,
+
+    columns[py * C + c, i * 2PW + X] = padded[i * sh + py, X, c],
+
+and pair ``(ky, kx)`` of output ``i = oy * PW + ox`` sits at
+``2 ((ky // sh) * PW + kx // 2 + i)`` in row phase ``ky % sh``: the same reading
+pattern as the doubled phases, for a fill that is a plain copy.
+
+:func:`pair_table` / :func:`column_pair_table` pair the taps (a tap with no
+partner gets a zero weight beside it), :func:`fill_doubled` /
+:func:`fill_columns` write ``input + input_offset`` into the layout,
+:func:`accumulate_pairs` forms every int32 accumulator ``acc[c, i]`` from
+either, the same sums as :func:`kernels.int8_conv_phases.accumulate` (tested
+equal), so TFLM's bits.
 """
 
 from __future__ import annotations
@@ -40,6 +53,11 @@ def doubled_shape(phase_shape, run):
     """
     sh, sw, depth, phase_h, phase_w = phase_shape
     return sh * sw * depth, 2 * (phase_h * phase_w + LANES) + 2
+
+
+def columns_apply(stride_width, dilation_width_factor):
+    """True when the column layout (no doubling) pairs the taps: stride 2 across, no dilation."""
+    return stride_width == 2 and dilation_width_factor == 1
 
 
 def padded_run(run):
@@ -84,6 +102,49 @@ def pair_table(filter_data, stride_height, stride_width, dilation_height_factor,
     return np.array(offsets, np.int64), wpairs
 
 
+def column_pair_table(filter_data, stride_height, dilation_height_factor, phase_width,
+                      row_width):
+    """:func:`pair_table` for the column layout (``columns_apply``): filter columns
+    ``(kx, kx + 1)``, ``kx`` even, of each filter row and input channel are a pair.
+
+    ``row_width`` is the length of one flattened row phase (QL of
+    :func:`doubled_shape`). Returns ``(offsets (P,) int64, wpairs (C_pad, P) int32)``.
+    """
+    output_depth, filter_height, filter_width, input_depth = filter_data.shape
+    offsets, low, high = [], [], []
+    for ky in range(filter_height):
+        dy = ky * dilation_height_factor
+        for kx in range(0, filter_width, 2):
+            for ic in range(input_depth):
+                row = (dy % stride_height) * input_depth + ic
+                offsets.append(row * row_width + 2 * ((dy // stride_height) * phase_width + kx // 2))
+                low.append(filter_data[:, ky, kx, ic].astype(np.int32))
+                high.append(filter_data[:, ky, kx + 1, ic].astype(np.int32)
+                            if kx + 1 < filter_width else np.zeros(output_depth, np.int32))
+    c_pad = -(-output_depth // ROWS) * ROWS
+    wpairs = np.zeros((c_pad, len(offsets)), np.int32)
+    wpairs[:output_depth] = (np.array(low).T & 0xFFFF) | (np.array(high).T << 16)
+    return np.array(offsets, np.int64), wpairs
+
+
+@njit(cache=True)
+def fill_columns(image, columns, offset, pad_top, pad_left, stride_h, phase_w):
+    """Write ``image + offset`` into the column layout (zero-initialised, padding never written).
+
+    image : (H, W, C) int8; columns : (sh * C, QL) int16. Pixel ``(y, x, c)`` is padded
+    ``(pad_top + y, pad_left + x)``, so row phase ``(pad_top + y) % sh``, at
+    ``((pad_top + y) // sh) * 2PW + pad_left + x``.
+    """
+    height, width, depth = image.shape
+    for y in range(height):
+        py, row = (pad_top + y) % stride_h, (pad_top + y) // stride_h
+        for c in range(depth):
+            source = image[y, :, c]  # (W,)
+            line = columns[py * depth + c, row * 2 * phase_w + pad_left:]
+            for x in range(width):
+                line[x] = source[x] + offset
+
+
 @njit(cache=True)
 def fill_doubled(image, doubled, offset, pad_top, pad_left, stride_h, stride_w, phase_w):
     """Write ``image + offset`` twice per value into the doubled phases.
@@ -113,8 +174,8 @@ def fill_doubled(image, doubled, offset, pad_top, pad_left, stride_h, stride_w, 
 def accumulate_pairs(doubled, offsets, wpairs, acc):
     """acc[c, i] = the int32 sum over taps of weight * (input + input_offset).
 
-    doubled : (P_h, QL) int16 from :func:`fill_doubled`, C-contiguous;
-    offsets, wpairs : :func:`pair_table`; acc : (C_pad, run_p) int32,
+    doubled : (P_h, QL) int16 from :func:`fill_doubled` or :func:`fill_columns`,
+    C-contiguous; offsets, wpairs : :func:`pair_table` or :func:`column_pair_table`; acc : (C_pad, run_p) int32,
     ``run_p`` a multiple of :data:`LANES`, overwritten. Column ``i`` is output
     ``(i // PW, i % PW)``; columns past the real outputs hold sums nobody reads.
     """

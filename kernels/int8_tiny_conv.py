@@ -6,9 +6,12 @@ CONV_2D (a DEPTHWISE_CONV_2D with one input channel is the same sums),
 RESHAPE, FULLY_CONNECTED and an optional SOFTMAX; here, per example, with no
 allocation and no Python between the ops:
 
-1. the input, plus the convolution's ``input_offset``, goes into the doubled
-   stride phases (:func:`kernels.int8_conv_pairs.fill_doubled`; the zero
-   padding was written once);
+1. the input, plus the convolution's ``input_offset``, goes into the layout
+   whose int16 pairs the multiply-adds read: with TinyConv's stride 2 across,
+   the padded image split by row phase
+   (:func:`kernels.int8_conv_pairs.fill_columns`), else the doubled stride
+   phases (:func:`kernels.int8_conv_pairs.fill_doubled`); the zero padding
+   was written once;
 2. :func:`kernels.int8_conv_pairs.accumulate_pairs` sums every convolution
    accumulator, ``acc[c, oy * PW + ox]``, in int32, two taps per
    ``vpmaddwd`` (:mod:`kernels.pair_dot`);
@@ -34,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kernels.int8_conv_pairs import accumulate_pairs, fill_doubled
+from kernels.int8_conv_pairs import accumulate_pairs, fill_columns, fill_doubled
 from kernels.int8_conv_phases import output_rows
 from kernels.int8_quantize import multiply_by_quantized_multiplier
 from kernels.int8_softmax import softmax
@@ -59,17 +62,18 @@ def fc_weights_by_phase_rows(filter_data, weights_offset, output_height, output_
 
 
 @njit(cache=True)
-def tiny_conv(images, doubled, offsets, wpairs, acc, h, conv_input_offset, pad_top, pad_left,
-              stride_h, stride_w, phase_w, conv_bias, conv_multiplier, conv_shift,
+def tiny_conv(images, pairs, columns, offsets, wpairs, acc, h, conv_input_offset, pad_top,
+              pad_left, stride_h, stride_w, phase_w, conv_bias, conv_multiplier, conv_shift,
               conv_output_offset, conv_activation_min, conv_activation_max, fc_weights,
               fc_input_offset, fc_bias, fc_multiplier, fc_shift, fc_output_offset,
               fc_activation_min, fc_activation_max, has_softmax, softmax_multiplier,
               softmax_left_shift, softmax_diff_min):
     """images : (N, H, W, 1) int8 -> (N, K) int8, the graph's output for each example.
 
-    doubled : (sh * sw, QL) int16, zero padding
-    (:func:`kernels.int8_conv_pairs.doubled_shape`); offsets, wpairs :
-    :func:`kernels.int8_conv_pairs.pair_table`; acc : (C_pad, run_p) int32
+    pairs : (sh * sw, QL) int16, zero padding
+    (:func:`kernels.int8_conv_pairs.doubled_shape`), of which the column
+    layout (``columns`` True) uses the first ``sh`` rows; offsets, wpairs :
+    :func:`kernels.int8_conv_pairs.column_pair_table` or ``pair_table``; acc : (C_pad, run_p) int32
     and h : (C, run_p) int16 scratch; fc_weights :
     :func:`fc_weights_by_phase_rows`. The other arguments are the fields of the
     ops' params (``ConvParams``, ``FullyConnectedParams``, ``SoftmaxParams``).
@@ -80,9 +84,13 @@ def tiny_conv(images, doubled, offsets, wpairs, acc, h, conv_input_offset, pad_t
     flat_h = h.reshape(-1)  # (C * run_p,) int16: conv output + the FC's input_offset
     logits = np.empty((images.shape[0], classes), np.int8)
     for n in range(images.shape[0]):
-        fill_doubled(images[n], doubled, conv_input_offset, pad_top, pad_left, stride_h,
-                     stride_w, phase_w)
-        accumulate_pairs(doubled, offsets, wpairs, acc)
+        if columns:
+            fill_columns(images[n], pairs, conv_input_offset, pad_top, pad_left, stride_h,
+                         phase_w)
+        else:
+            fill_doubled(images[n], pairs, conv_input_offset, pad_top, pad_left, stride_h,
+                         stride_w, phase_w)
+        accumulate_pairs(pairs, offsets, wpairs, acc)
         output_rows(acc[:output_depth], conv_bias, conv_multiplier, conv_shift,
                     conv_output_offset, conv_activation_min, conv_activation_max,
                     fc_input_offset, h)

@@ -6,7 +6,8 @@ dispatching on op names, one Python call per op) costs about as much as
 TinyConv's arithmetic. :class:`FusedTinyConv` recognises the TinyConv shape —
 a one-input-channel convolution (CONV_2D or DEPTHWISE_CONV_2D), RESHAPE,
 FULLY_CONNECTED and an optional SOFTMAX — works out once the table of tap
-pairs (:func:`kernels.int8_conv_pairs.pair_table`), the buffers and the
+pairs (:mod:`kernels.int8_conv_pairs`: the column layout for TinyConv's stride
+2 across, else the doubled phases), the buffers and the
 FULLY_CONNECTED weights in the order the convolution leaves its outputs, and
 per call runs :func:`kernels.int8_tiny_conv.tiny_conv` over the batch: the
 four ops in integer arithmetic, two convolution taps per ``vpmaddwd``, with
@@ -27,7 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.int8_conv_pairs import doubled_shape, padded_run, pair_table
+from kernels.int8_conv_pairs import (column_pair_table, columns_apply, doubled_shape,
+                                     padded_run, pair_table)
 from kernels.int8_softmax import softmax
 from kernels.int8_sparse import conv_per_channel_csr, fully_connected_csr
 from kernels.int8_tiny_conv import fc_weights_by_phase_rows, tiny_conv
@@ -66,11 +68,20 @@ class FusedTinyConv:
         shape = phase_shape(*self.input_shape, conv.stride_height, conv.stride_width,
                             conv.padding_values)  # (sh, sw, 1, PH, PW)
         phase_w = shape[4]
-        self.doubled = np.zeros(doubled_shape(shape, 0), np.int16)  # border stays 0
-        self.offsets, self.wpairs = pair_table(
-            conv.filter_data, conv.stride_height, conv.stride_width,
-            conv.dilation_height_factor, conv.dilation_width_factor, phase_w,
-            self.doubled.shape[1])
+        self.columns = columns_apply(conv.stride_width, conv.dilation_width_factor)
+        pairs_shape = doubled_shape(shape, 0)
+        if self.columns:  # the row phases of the padded image, columns in order
+            pairs_shape = (conv.stride_height, pairs_shape[1])
+        self.pairs = np.zeros(pairs_shape, np.int16)  # border stays 0
+        if self.columns:
+            self.offsets, self.wpairs = column_pair_table(
+                conv.filter_data, conv.stride_height, conv.dilation_height_factor, phase_w,
+                self.pairs.shape[1])
+        else:
+            self.offsets, self.wpairs = pair_table(
+                conv.filter_data, conv.stride_height, conv.stride_width,
+                conv.dilation_height_factor, conv.dilation_width_factor, phase_w,
+                self.pairs.shape[1])
         run = padded_run(conv.output_height * phase_w)  # output (oy, ox) is column oy * PW + ox
         self.acc = np.empty((self.wpairs.shape[0], run), np.int32)
         self.h = np.empty((c_out, run), np.int16)
@@ -79,7 +90,7 @@ class FusedTinyConv:
             conv.output_width, c_out, phase_w, run)  # (K, C * run) int16
         s = self.softmax
         self._arguments = (
-            self.doubled, self.offsets, self.wpairs, self.acc, self.h,
+            self.pairs, self.columns, self.offsets, self.wpairs, self.acc, self.h,
             conv.input_offset, conv.padding_values.height, conv.padding_values.width,
             conv.stride_height, conv.stride_width, phase_w,
             conv.bias_data, conv.output_multiplier, conv.output_shift, conv.output_offset,
