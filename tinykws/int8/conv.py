@@ -24,8 +24,10 @@ The op, as every op of :mod:`tinykws.int8.runtime`:
   :func:`kernels.int8_conv.conv_per_channel`, the Numba kernel: the same
   name, the same arguments (the fields of :class:`ConvParams`), the same bits;
 - :func:`gemm`, the runtime's fast path: the same sums as an integer GEMM over
-  the stride phases of the input (:mod:`kernels.int8_conv_phases`), exact for
-  any weights and independent of the BLAS. (:mod:`kernels.int8_conv_gemm` is
+  the stride phases of the input (:mod:`kernels.int8_conv_phases`), or for a
+  1x1 stride-1 layer over the pixels, two input channels per ``vpmaddwd``
+  (:mod:`kernels.int8_pointwise_pairs`); exact for any weights and
+  independent of the BLAS. (:mod:`kernels.int8_conv_gemm` is
   the same GEMM in floating point through BLAS, exact while the partial sums
   stay below 2**24 or 2**53; the runtime no longer takes it.)
 """
@@ -37,7 +39,7 @@ from functools import partial
 
 import numpy as np
 
-from kernels import int8_conv_phases
+from kernels import int8_conv_phases, int8_pointwise_pairs
 from tinykws.int8 import kernel_util
 from tinykws.int8.quantize_multiplier import (
     activation_range, conv_output_multipliers, output_stage)
@@ -153,8 +155,20 @@ def conv_per_channel(input_data: np.ndarray, filter_data: np.ndarray,
 def gemm(params: ConvParams):
     """The integer GEMM path for ``params``: a function of the input.
 
-    :func:`kernels.int8_conv_phases.conv_per_channel` with the params bound;
-    int16 inputs and weights, int32 sums, the same bits as
+    A 1x1 convolution with stride 1 (DS-CNN's pointwise layers) is a matrix
+    product over pixels: :func:`kernels.int8_pointwise_pairs.pointwise_conv_per_channel`,
+    two input channels per ``vpmaddwd``, weights laid out once here. Any other
+    geometry: :func:`kernels.int8_conv_phases.conv_per_channel` with the params
+    bound. Both use int16 inputs and weights and int32 sums: the same bits as
     :func:`conv_per_channel` for every weight tensor.
     """
+    p = params
+    if p.filter_data.shape[1:3] == (1, 1) and (p.stride_height, p.stride_width) == (1, 1):
+        wt = int8_pointwise_pairs.weight_pairs(p.filter_data)
+        return partial(int8_pointwise_pairs.pointwise_conv_per_channel, wt=wt,
+                       output_depth=p.filter_data.shape[0], bias_data=p.bias_data,
+                       input_offset=p.input_offset, output_offset=p.output_offset,
+                       output_multiplier=p.output_multiplier, output_shift=p.output_shift,
+                       quantized_activation_min=p.quantized_activation_min,
+                       quantized_activation_max=p.quantized_activation_max)
     return partial(int8_conv_phases.conv_per_channel, **vars(params))
