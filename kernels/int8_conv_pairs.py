@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from kernels.int8_conv_phases import output_rows
 from kernels.pair_dot import LANES, ROWS, pair_dot4
 
 
@@ -183,3 +184,63 @@ def accumulate_pairs(doubled, offsets, wpairs, acc):
     for c in range(0, acc.shape[0], ROWS):
         for i in range(0, acc.shape[1], LANES):
             pair_dot4(acc[c:c + ROWS], i, flat, 2 * i, offsets, wpairs[c:c + ROWS])
+
+
+@njit(cache=True)
+def conv_per_channel(input_data, columns, offsets, wpairs, pairs_shape, bias_data, padding_values,
+                     stride_width, stride_height, input_offset, output_offset, output_multiplier,
+                     output_shift, quantized_activation_min, quantized_activation_max,
+                     output_height, output_width, phase_width):
+    """Per-channel int8 CONV_2D through the tap pairs: (N, H, W, C_in) int8 ->
+    (N, output_height, output_width, C_out) int8, the bits of
+    :func:`kernels.int8_conv_phases.conv_per_channel`.
+
+    columns, offsets, wpairs : the layout and :func:`column_pair_table` /
+    :func:`pair_table` of the filter; pairs_shape : the layout's
+    ``(rows, QL)`` (:func:`doubled_shape`, ``sh * C_in`` rows for the
+    column layout); the other arguments as ``ConvParams``' fields.
+    """
+    batches = input_data.shape[0]
+    output_depth = bias_data.shape[0]
+    run = output_height * phase_width
+    pairs = np.zeros(pairs_shape, np.int16)  # the padding stays zero across examples
+    acc = np.empty((wpairs.shape[0], -(-run // LANES) * LANES), np.int32)  # padded_run(run)
+    rows = np.empty((output_depth, acc.shape[1]), np.int8)
+    out = np.empty((batches, output_height, output_width, output_depth), np.int8)
+    for batch in range(batches):
+        if columns:
+            fill_columns(input_data[batch], pairs, input_offset, padding_values.height,
+                         padding_values.width, stride_height, phase_width)
+        else:
+            fill_doubled(input_data[batch], pairs, input_offset, padding_values.height,
+                         padding_values.width, stride_height, stride_width, phase_width)
+        accumulate_pairs(pairs, offsets, wpairs, acc)
+        output_rows(acc[:output_depth], bias_data, output_multiplier, output_shift,
+                    output_offset, quantized_activation_min, quantized_activation_max, 0, rows)
+        for out_y in range(output_height):
+            for out_x in range(output_width):
+                for out_channel in range(output_depth):
+                    out[batch, out_y, out_x, out_channel] = rows[out_channel,
+                                                                 out_y * phase_width + out_x]
+    return out
+
+
+def prepare_pairs(filter_data, stride_height, stride_width, dilation_height_factor,
+                  dilation_width_factor, phase_shape):
+    """The layout and tables of :func:`conv_per_channel` for one filter:
+    ``dict(columns, offsets, wpairs, pairs_shape, phase_width)``.
+
+    ``phase_shape``: :func:`kernels.stride_phases.phase_shape` of the input.
+    """
+    columns = columns_apply(stride_width, dilation_width_factor)
+    rows, width = doubled_shape(phase_shape, 0)
+    if columns:
+        rows = stride_height * filter_data.shape[3]  # row phases x input channels
+        offsets, wpairs = column_pair_table(filter_data, stride_height, dilation_height_factor,
+                                            phase_shape[4], width)
+    else:
+        offsets, wpairs = pair_table(filter_data, stride_height, stride_width,
+                                     dilation_height_factor, dilation_width_factor,
+                                     phase_shape[4], width)
+    return dict(columns=columns, offsets=offsets, wpairs=wpairs, pairs_shape=(rows, width),
+                phase_width=phase_shape[4])

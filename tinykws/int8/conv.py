@@ -39,7 +39,8 @@ from functools import partial
 
 import numpy as np
 
-from kernels import int8_conv_phases, int8_pointwise_pairs
+from kernels import int8_conv_pairs, int8_pointwise_pairs
+from kernels.stride_phases import phase_shape
 from tinykws.int8 import kernel_util
 from tinykws.int8.quantize_multiplier import (
     activation_range, conv_output_multipliers, output_stage)
@@ -158,8 +159,9 @@ def gemm(params: ConvParams):
     A 1x1 convolution with stride 1 (DS-CNN's pointwise layers) is a matrix
     product over pixels: :func:`kernels.int8_pointwise_pairs.pointwise_conv_per_channel`,
     two input channels per ``vpmaddwd``, weights laid out once here. Any other
-    geometry: :func:`kernels.int8_conv_phases.conv_per_channel` with the params
-    bound. Both use int16 inputs and weights and int32 sums: the same bits as
+    geometry: :func:`kernels.int8_conv_pairs.conv_per_channel`, two taps per
+    ``vpmaddwd`` over the stride phases, tap pairs laid out once here. Both use
+    int16 inputs and weights and int32 sums: the same bits as
     :func:`conv_per_channel` for every weight tensor.
     """
     p = params
@@ -171,4 +173,36 @@ def gemm(params: ConvParams):
                        output_multiplier=p.output_multiplier, output_shift=p.output_shift,
                        quantized_activation_min=p.quantized_activation_min,
                        quantized_activation_max=p.quantized_activation_max)
-    return partial(int8_conv_phases.conv_per_channel, **vars(params))
+    return PairedConv(params)
+
+
+class PairedConv:
+    """CONV_2D through :func:`kernels.int8_conv_pairs.conv_per_channel`: ``run(x) -> y``.
+
+    The tap pairs' offsets depend on the input's height and width (the stride
+    phases' width), which ``ConvParams`` does not hold, as TFLM's does not:
+    they are laid out at the first call and again only if the size changes.
+    """
+
+    def __init__(self, params: ConvParams):
+        self.params = params
+        self.image_shape = None  # (H, W, C_in) the tables below were laid out for
+        self.tables = None
+
+    def __call__(self, input_data: np.ndarray) -> np.ndarray:
+        p = self.params
+        if input_data.shape[1:] != self.image_shape:
+            self.image_shape = input_data.shape[1:]
+            self.tables = int8_conv_pairs.prepare_pairs(
+                p.filter_data, p.stride_height, p.stride_width, p.dilation_height_factor,
+                p.dilation_width_factor,
+                phase_shape(*self.image_shape, p.stride_height, p.stride_width,
+                            p.padding_values))
+        return int8_conv_pairs.conv_per_channel(
+            input_data, **self.tables, bias_data=p.bias_data, padding_values=p.padding_values,
+            stride_width=p.stride_width, stride_height=p.stride_height,
+            input_offset=p.input_offset, output_offset=p.output_offset,
+            output_multiplier=p.output_multiplier, output_shift=p.output_shift,
+            quantized_activation_min=p.quantized_activation_min,
+            quantized_activation_max=p.quantized_activation_max,
+            output_height=p.output_height, output_width=p.output_width)
