@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kernels.int8_conv_phases import output_rows
+from kernels.int8_conv_phases import output_rows, rows_to_nhwc
 from kernels.pair_dot import LANES, ROWS, pair_dot4
 
 
@@ -217,11 +217,7 @@ def conv_per_channel(input_data, columns, offsets, wpairs, pairs_shape, bias_dat
         accumulate_pairs(pairs, offsets, wpairs, acc)
         output_rows(acc[:output_depth], bias_data, output_multiplier, output_shift,
                     output_offset, quantized_activation_min, quantized_activation_max, 0, rows)
-        for out_y in range(output_height):
-            for out_x in range(output_width):
-                for out_channel in range(output_depth):
-                    out[batch, out_y, out_x, out_channel] = rows[out_channel,
-                                                                 out_y * phase_width + out_x]
+        rows_to_nhwc(rows, phase_width, out[batch])
     return out
 
 

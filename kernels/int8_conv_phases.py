@@ -179,9 +179,16 @@ def conv_per_channel(input_data, filter_data, bias_data, padding_values, stride_
         accumulate(flat_phases, phase, start, weights, acc)
         output_rows(acc, bias_data, output_multiplier, output_shift, output_offset,
                     quantized_activation_min, quantized_activation_max, 0, rows)
-        for out_y in range(output_height):
-            for out_x in range(output_width):
-                for out_channel in range(output_depth):
-                    out[batch, out_y, out_x, out_channel] = rows[out_channel,
-                                                                 out_y * phase_w + out_x]
+        rows_to_nhwc(rows, phase_w, out[batch])
     return out
+
+
+@njit(cache=True)
+def rows_to_nhwc(rows, phase_width, out):
+    """out[oy, ox, c] = rows[c, oy * PW + ox]: one example's outputs from the
+    row layout (C_out, >= out_h * PW) into NHWC (out_h, out_w, C_out)."""
+    output_height, output_width, output_depth = out.shape
+    for out_y in range(output_height):
+        for out_x in range(output_width):
+            for out_channel in range(output_depth):
+                out[out_y, out_x, out_channel] = rows[out_channel, out_y * phase_width + out_x]
