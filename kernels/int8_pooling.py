@@ -2,10 +2,14 @@
 
 The references are :func:`tinykws.int8.pooling.average_pool` and
 :func:`tinykws.int8.pooling.max_pool`: the same names and arguments (the
-fields of TFLM's ``PoolParams``). Loop order, the clipped window and the
-names follow TFLM's ``reference_integer_ops::AveragePool`` / ``MaxPool``:
-batch, out_y, out_x, channel, then the taps of the window inside the image.
-The two share that loop nest (:func:`_pool`) and differ in the reduction only.
+fields of TFLM's ``PoolParams``). The clipped window and the names follow
+TFLM's ``reference_integer_ops::AveragePool`` / ``MaxPool``; the loop order
+does not: TFLM runs batch, out_y, out_x, channel, then the window's taps,
+which in NHWC reads every tap ``C`` values apart. Here the taps are outer and
+the channels inner, reducing into a row of ``C`` int32 accumulators with
+unit-stride reads (a sum and a max do not depend on the order), then the
+rounding division and the clamp per channel. The two share that loop nest
+(:func:`_pool`) and differ in the reduction only.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ def _pool(input_data, average, stride_height, stride_width, filter_height, filte
     """Both poolings: one loop nest, the window's reduction chosen by ``average``."""
     batches, input_height, input_width, depth = input_data.shape
     out = np.empty((batches, output_height, output_width, depth), np.int8)
+    acc = np.empty(depth, np.int32)  # (C,) one output pixel's sums or maxima
     for batch in range(batches):
         for out_y in range(output_height):
             in_y_origin = out_y * stride_height - padding_values.height
@@ -36,22 +41,27 @@ def _pool(input_data, average, stride_height, stride_width, filter_height, filte
                 filter_x_start, filter_x_end = _window(in_x_origin, filter_width, input_width)
                 filter_count = (filter_y_end - filter_y_start) * (filter_x_end - filter_x_start)
                 half = filter_count // 2
-                for channel in range(depth):
-                    # average: the int32 sum; max: from std::numeric_limits<int8_t>::lowest()
-                    acc = 0 if average else -128
-                    for filter_y in range(filter_y_start, filter_y_end):
-                        for filter_x in range(filter_x_start, filter_x_end):
-                            value = np.int32(input_data[batch, in_y_origin + filter_y,
-                                                        in_x_origin + filter_x, channel])
-                            acc = acc + value if average else max(acc, value)
-                    if average:  # round to the closest integer, C division (toward zero)
-                        if acc > 0:
-                            acc = (acc + half) // filter_count
+                # average: the int32 sums; max: from std::numeric_limits<int8_t>::lowest()
+                acc[:] = 0 if average else -128
+                for filter_y in range(filter_y_start, filter_y_end):
+                    for filter_x in range(filter_x_start, filter_x_end):
+                        pixel = input_data[batch, in_y_origin + filter_y, in_x_origin + filter_x]
+                        if average:  # two loops, so each is a plain vector loop
+                            for channel in range(depth):
+                                acc[channel] += np.int32(pixel[channel])
                         else:
-                            acc = -((half - acc) // filter_count)
-                    acc = max(acc, quantized_activation_min)
-                    acc = min(acc, quantized_activation_max)
-                    out[batch, out_y, out_x, channel] = acc
+                            for channel in range(depth):
+                                acc[channel] = max(acc[channel], np.int32(pixel[channel]))
+                for channel in range(depth):
+                    total = acc[channel]
+                    if average:  # round to the closest integer, C division (toward zero)
+                        if total > 0:
+                            total = (total + half) // filter_count
+                        else:
+                            total = -((half - total) // filter_count)
+                    total = max(total, quantized_activation_min)
+                    total = min(total, quantized_activation_max)
+                    out[batch, out_y, out_x, channel] = total
     return out
 
 
