@@ -13,7 +13,8 @@ outer loops and the channels the inner one: every tap adds
 accumulator row of all ``C_out`` channels, one unit-stride multiply-add in NHWC.
 The int32 sums are the same numbers in another order (integer addition is
 associative, wrapping or not), so the output is bit-identical; the output stage
-then runs per channel in TFLM's order.
+then runs along the channels of every pixel
+(:func:`kernels.int8_pointwise_pairs.output_stage_nhwc`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kernels.int8_quantize import multiply_by_quantized_multiplier
+from kernels.int8_pointwise_pairs import output_stage_nhwc
 
 
 @njit(cache=True)
@@ -37,15 +38,15 @@ def depthwise_conv_per_channel(input_data, filter_data, bias_data, padding_value
     batches, input_height, input_width, input_depth = input_data.shape
     _, filter_height, filter_width, output_depth = filter_data.shape
     pad_height, pad_width = padding_values.height, padding_values.width
-    out = np.empty((batches, output_height, output_width, output_depth), np.int8)
-    acc = np.empty(output_depth, np.int32)  # int32, as TFLM
-    shifted = np.empty(input_depth, np.int32)  # input + input_offset at one pixel
+    out = np.empty((batches, output_height * output_width, output_depth), np.int8)
+    acc = np.empty((output_height * output_width, output_depth), np.int32)  # int32, as TFLM
     for batch in range(batches):
+        acc[:] = 0
         for out_y in range(output_height):
             for out_x in range(output_width):
                 in_x_origin = out_x * stride_width - pad_width
                 in_y_origin = out_y * stride_height - pad_height
-                acc[:] = 0
+                a = acc[out_y * output_width + out_x]  # (C_out,) this pixel's sums
                 for filter_y in range(filter_height):
                     in_y = in_y_origin + dilation_height_factor * filter_y
                     if in_y < 0 or in_y >= input_height:
@@ -54,28 +55,18 @@ def depthwise_conv_per_channel(input_data, filter_data, bias_data, padding_value
                         in_x = in_x_origin + dilation_width_factor * filter_x
                         if in_x < 0 or in_x >= input_width:
                             continue
-                        for in_channel in range(input_depth):
-                            shifted[in_channel] = np.int32(
-                                input_data[batch, in_y, in_x, in_channel]) + input_offset
+                        pixel, taps = input_data[batch, in_y, in_x], filter_data[0, filter_y,
+                                                                                 filter_x]
                         if depth_multiplier == 1:
                             for output_channel in range(output_depth):
-                                acc[output_channel] += np.int32(
-                                    filter_data[0, filter_y, filter_x, output_channel]
-                                ) * shifted[output_channel]
+                                a[output_channel] += np.int32(taps[output_channel]) * (
+                                    np.int32(pixel[output_channel]) + input_offset)
                         else:
                             for in_channel in range(input_depth):
+                                shifted = np.int32(pixel[in_channel]) + input_offset
                                 for m in range(depth_multiplier):
                                     output_channel = m + in_channel * depth_multiplier
-                                    acc[output_channel] += np.int32(
-                                        filter_data[0, filter_y, filter_x, output_channel]
-                                    ) * shifted[in_channel]
-                for output_channel in range(output_depth):
-                    total = np.int32(acc[output_channel] + bias_data[output_channel])
-                    scaled = multiply_by_quantized_multiplier(
-                        np.int64(total), np.int64(output_multiplier[output_channel]),
-                        np.int64(output_shift[output_channel]))
-                    scaled += output_offset
-                    scaled = max(scaled, quantized_activation_min)
-                    scaled = min(scaled, quantized_activation_max)
-                    out[batch, out_y, out_x, output_channel] = scaled
-    return out
+                                    a[output_channel] += np.int32(taps[output_channel]) * shifted
+        output_stage_nhwc(acc, bias_data, output_multiplier, output_shift, output_offset,
+                          quantized_activation_min, quantized_activation_max, out[batch])
+    return out.reshape(batches, output_height, output_width, output_depth)
