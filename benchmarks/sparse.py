@@ -7,8 +7,9 @@ FULLY_CONNECTED's 16,000 weights) the given fraction with the smallest
 The pruned model then runs at batch 1 through the fused path two ways,
 timed alternately:
 
-- dense: ``FusedTinyConv(graph)``, the integer fused kernel (every weight,
-  zero or not), which costs the same whatever the weights are;
+- dense: ``FusedTinyConv(graph)``, the integer fused kernel (two taps per
+  ``vpmaddwd``, every weight, zero or not), which costs the same whatever
+  the weights are;
 - sparse: ``FusedTinyConv(graph, sparse=True)``, CSR kernels that visit the
   nonzero weights only (:mod:`kernels.int8_sparse`).
 
@@ -71,7 +72,7 @@ def run(quick: bool) -> list[dict]:
                     repeats=5 if quick else 21)
         nonzeros = sparse.conv_csr.nnz + sparse.fc_csr.nnz
         rows.append(row(f"TinyConv int8 batch 1, {sparsity:.0%} pruned", "ours, sparse (CSR)",
-                        "ours, dense fused (GEMM)", t["sparse"], t["dense"], "s", False,
+                        "ours, dense fused (tap pairs)", t["sparse"], t["dense"], "s", False,
                         sparsity=sparsity, nonzero_weights=nonzeros,
                         ours_bit_exact=exact["sparse"], peer_bit_exact=exact["dense"]))
     return rows
