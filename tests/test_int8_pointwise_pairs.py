@@ -4,7 +4,7 @@ against the NumPy reference convolution (itself tested against tflite-micro)."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kernels.int8_pointwise_pairs import pointwise_conv_per_channel, weight_pairs
@@ -33,10 +33,11 @@ def test_pointwise_pairs_equal_the_reference_convolution(n, h, w, c_in, c_out, s
                                 stride_height=1, dilation_width_factor=1,
                                 dilation_height_factor=1, output_height=h, output_width=w,
                                 **args)
+    scaled_down = expected[..., 1:] if left_shift else expected  # a channel scaled up may clamp
+    # A draw whose outputs are all one value (a tiny weight, say) tells little: rejected.
+    assume(len(np.unique(scaled_down)) > 2 or scaled_down.size < 8)
     got = pointwise_conv_per_channel(x, weight_pairs(filters), c_out, **args)
     np.testing.assert_array_equal(got, expected)
-    scaled_down = got[..., 1:] if left_shift else got  # the channel scaled up may clamp
-    assert len(np.unique(scaled_down)) > 2 or scaled_down.size < 8  # not all clamped
 
 
 def test_weight_pairs_layout():
