@@ -60,18 +60,20 @@ def multiply_by_quantized_multiplier_right(x, quantized_multiplier, right_shift)
     multiplier >= 0 (every TFLite multiplier is), written without branches for vector loops.
 
     ``x`` is wrapped to int32 as TFLM's int32 sum would be; ``ab = x * M`` then
-    cannot be ``INT32_MIN**2``, so the saturation case is gone. The doubling
-    high multiply's truncating division by 2**31 of ``t = ab + nudge`` is
-    ``(t + (2**31 - 1 if t < 0 else 0)) >> 31``; the rounding division by
-    ``2**right_shift`` is gemmlowp's, ties away from zero. Equal for every
-    int32 ``x`` (tests/test_int8_quantize_multiplier.py).
+    cannot be ``INT32_MIN**2``, so the saturation case is gone. Both of the
+    doubling high multiply's cases are one floor division: for ``ab >= 0`` it
+    is ``(ab + 2**30) / 2**31`` truncated, a floor; for ``ab < 0`` the
+    truncation of the negative ``(ab + 1 - 2**30) / 2**31`` is its ceiling,
+    ``floor((ab + 1 - 2**30 + 2**31 - 1) / 2**31)``, the same expression. So
+    ``high = (ab + 2**30) >> 31``. gemmlowp's rounding division by ``2**e``
+    (ties away from zero) is likewise ``(high + 2**(e-1)) >> e`` for
+    ``high >= 0`` and one less inside for ``high < 0``. Equal to the general
+    helper for every int32 ``x`` (tests/test_int8_quantize_multiplier.py).
     """
-    ab = wrap_int32(x) * quantized_multiplier
-    t = ab + ((1 << 30) if ab >= 0 else (1 - (1 << 30)))
-    high = (t + ((t >> 63) & 0x7FFFFFFF)) >> 31
-    mask = (np.int64(1) << right_shift) - 1
-    threshold = (mask >> 1) + (1 if high < 0 else 0)
-    return (high >> right_shift) + (1 if (high & mask) > threshold else 0)
+    high = (wrap_int32(x) * quantized_multiplier + (1 << 30)) >> 31
+    half = (np.int64(1) << right_shift) >> 1  # 2**(e-1), or 0 for e = 0
+    negative = 1 if (high < 0 and right_shift > 0) else 0
+    return (high + half - negative) >> right_shift
 
 
 @njit(cache=True)
