@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.float_dropout import dropout_backward, dropout_forward, keep_threshold
+from kernels.float_relu import relu_backward, relu_forward
 
 
 class Dense:
@@ -69,17 +70,21 @@ class Parameterless:
 
 
 class ReLU(Parameterless):
-    """``max(x, 0)``; the gradient passes where the input was positive."""
+    """``max(x, 0)``; the gradient passes where the input was positive.
+
+    One pass each way by the kernels of :mod:`kernels.float_relu`, which keep
+    the mask as a byte a unit.
+    """
 
     def spec(self) -> dict:
         return {"type": "relu"}
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._mask = x > 0
-        return np.maximum(x, 0)  # keeps x's dtype (0 is a Python scalar)
+        y, self._keep = relu_forward(np.ascontiguousarray(x).reshape(-1))  # keeps x's dtype
+        return y.reshape(x.shape)
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
-        return dy * self._mask
+        return relu_backward(np.ascontiguousarray(dy).reshape(-1), self._keep).reshape(dy.shape)
 
 
 class Dropout(Parameterless):
