@@ -68,6 +68,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from kernels.float_channel_sums import channel_sums
 from kernels.float_conv import conv2d_forward, conv2d_weight_grad
 from kernels.float_conv_pixels import conv2d_backward_pixels, conv2d_forward_pixels
 from tinykws.padding import PaddingValues, compute_padding_height_width
@@ -320,7 +321,8 @@ class Conv2D:
         dweight = dweight.reshape(self.params["weight"].shape)
         if self.weight_quant is not None:
             dweight = self.weight_quant.backward(dweight)
-        self.grads = {"weight": dweight, "bias": dy.sum(axis=(0, 1, 2))}
+        self.grads = {"weight": dweight,
+                      "bias": channel_sums(dy.reshape(-1, self.out_channels))}  # (O,)
         return dx
 
     def _gradients(self, dy: np.ndarray, cache: Cache,
