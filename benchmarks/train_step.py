@@ -3,8 +3,10 @@
 The same model, batch and optimizer in both; features are excluded (a fixed
 random batch), so this measures the layers and the update. Ours is the NumPy
 layers of :mod:`tinykws.nn` with the convolutions in Numba
-(:mod:`kernels.float_conv`, :mod:`kernels.float_depthwise`) and batch norm in
-Numba (:mod:`kernels.float_batch_norm`). Two models:
+(:mod:`kernels.float_conv`, :mod:`kernels.float_conv_pixels`) or BLAS (1x1 and
+one-channel layers), batch norm with its ReLU fused in Numba
+(:mod:`kernels.float_batch_norm`), ReLU and dropout in Numba
+(:mod:`kernels.float_relu`, :mod:`kernels.float_dropout`). Two models:
 
 - TinyConv on 49 x 40 micro features;
 - the zoo's DS-CNN (MLPerf Tiny's, :func:`tinykws.nn.ds_cnn.ds_cnn`) on

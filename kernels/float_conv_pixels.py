@@ -72,26 +72,25 @@ def conv2d_forward_pixels(x, weight, bias, stride_h, stride_w, pad_top, pad_left
     batches, height, width, depth = x.shape
     kernel_h, kernel_w, _, out_channels = weight.shape
     y = np.empty((batches, out_h, out_w, out_channels), x.dtype)
-    acc = np.empty(out_channels, x.dtype)
     for b in range(batches):
         for oy in range(out_h):
             for ox in range(out_w):
-                acc[:] = bias
                 y0, ky0, ky1, x0, kx0, kx1 = window_inside(oy, ox, stride_h, stride_w, pad_top,
                                                            pad_left, kernel_h, kernel_w, height,
                                                            width)
+                for o in range(out_channels):
+                    y[b, oy, ox, o] = bias[o]
                 for ky in range(ky0, ky1):
                     for kx in range(kx0, kx1):
-                        pixel = x[b, y0 + ky, x0 + kx]  # (C,)
+                        iy, ix = y0 + ky, x0 + kx
                         if depthwise:
                             for o in range(out_channels):
-                                acc[o] += weight[ky, kx, 0, o] * pixel[o]
+                                y[b, oy, ox, o] += weight[ky, kx, 0, o] * x[b, iy, ix, o]
                         else:
                             for c in range(depth):
-                                value = pixel[c]
+                                value = x[b, iy, ix, c]
                                 for o in range(out_channels):
-                                    acc[o] += value * weight[ky, kx, c, o]
-                y[b, oy, ox, :] = acc
+                                    y[b, oy, ox, o] += value * weight[ky, kx, c, o]
     return y
 
 
@@ -118,25 +117,24 @@ def conv2d_backward_pixels(x, dy, weight, stride_h, stride_w, pad_top, pad_left,
                 y0, ky0, ky1, x0, kx0, kx1 = window_inside(oy, ox, stride_h, stride_w, pad_top,
                                                            pad_left, kernel_h, kernel_w, height,
                                                            width)
-                g = dy[b, oy, ox]  # (O,)
                 for ky in range(ky0, ky1):
                     for kx in range(kx0, kx1):
-                        pixel = x[b, y0 + ky, x0 + kx]  # (C,)
+                        iy, ix = y0 + ky, x0 + kx
                         if depthwise:
                             for o in range(out_channels):
-                                example[ky, kx, 0, o] += g[o] * pixel[o]
+                                example[ky, kx, 0, o] += dy[b, oy, ox, o] * x[b, iy, ix, o]
                             if need_input_grad:
                                 for o in range(out_channels):
-                                    dx[b, y0 + ky, x0 + kx, o] += weight[ky, kx, 0, o] * g[o]
+                                    dx[b, iy, ix, o] += weight[ky, kx, 0, o] * dy[b, oy, ox, o]
                             continue
                         for c in range(depth):
-                            value = pixel[c]
+                            value = x[b, iy, ix, c]
                             for o in range(out_channels):
-                                example[ky, kx, c, o] += value * g[o]
+                                example[ky, kx, c, o] += value * dy[b, oy, ox, o]
                             if need_input_grad:
                                 total = zero
                                 for o in range(out_channels):
-                                    total += weight[ky, kx, c, o] * g[o]
-                                dx[b, y0 + ky, x0 + kx, c] += total
+                                    total += weight[ky, kx, c, o] * dy[b, oy, ox, o]
+                                dx[b, iy, ix, c] += total
         grad += example
     return dx, grad

@@ -64,7 +64,7 @@ def test_pointwise_product_equals_the_im2col_reference(data):
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_pixel_kernels_equal_the_im2col_reference(data):
-    cin = data.draw(st.integers(1, 3))
+    cin = data.draw(st.integers(2, 3))  # one input channel takes im2col
     cout = PIXEL_PATH_MIN_FILTERS + data.draw(st.integers(0, 8))
     kernel = (data.draw(st.integers(1, 6)), data.draw(st.integers(2, 5)))
     path, (fast, reference) = _fast_and_reference(data, cin, cout, kernel, groups=1)
@@ -82,10 +82,17 @@ def test_depthwise_forward_is_the_direct_sum_with_skipped_padding_taps():
     assert y[0, 2, 3, 0] == 0.5 + 7 + 8 + 11 + 12
 
 
-def test_ds_cnn_layers_take_the_pixel_depthwise_and_pointwise_paths():
+def test_ds_cnn_layers_take_the_im2col_depthwise_and_pointwise_paths():
     first = Conv2D(1, 64, (10, 4), (2, 2))
-    first.forward(np.zeros((1, 49, 10, 1), np.float32))  # 25 x 5 outputs
+    first.forward(np.zeros((1, 49, 10, 1), np.float32))  # 25 x 5 outputs, one input channel
+    assert first.path == "im2col"
+    first = Conv2D(2, 64, (10, 4), (2, 2))
+    first.forward(np.zeros((1, 49, 10, 2), np.float32))
     assert first.path == "pixels"
+    first = Conv2D(1, 64, (10, 4), (2, 2), numba=True)
+    first.forward(np.zeros((1, 49, 10, 1), np.float32))
+    assert first.path == "pixels"
+    first = Conv2D(1, 64, (10, 4), (2, 2))
     first.forward(np.zeros((1, 49, 80, 1), np.float32))  # 25 x 40 outputs: long rows
     assert first.path == "stride_phase"
     assert Conv2D(64, 64, (3, 3), groups=64).path == "depthwise"

@@ -68,6 +68,22 @@ def test_pooling_backward_matches_finite_differences(layer_class, case):
     check_layer(layer_class(pool, stride, padding), x, rng)
 
 
+@settings(max_examples=40)
+@given(kh=st.integers(1, 4), kw=st.integers(1, 4), extra_h=st.integers(0, 5),
+       extra_w=st.integers(0, 5), seed=seeds)
+def test_average_pool_tiling_windows_match_the_loop_and_finite_differences(kh, kw, extra_h,
+                                                                          extra_w, seed):
+    """stride = pool, VALID (DS-CNN's pool): the reshaped-sum path, leftover rows ignored."""
+    shape = (2, kh + extra_h, kw + extra_w, 2)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, shape)
+    layer = AveragePool2D((kh, kw))
+    assert layer._tiles(shape)
+    np.testing.assert_allclose(layer.forward(x), direct_pool(x, (kh, kw), (kh, kw), "VALID",
+                                                             np.mean), rtol=1e-12)
+    check_layer(layer, x, rng)
+
+
 def test_average_pool_same_padding_divides_by_the_pixels_inside():
     x = np.arange(1, 10, dtype=np.float64).reshape(1, 3, 3, 1)
     y = AveragePool2D((2, 2), (2, 2), "SAME").forward(x)  # windows: 2x2, 2x1, 1x2, 1x1

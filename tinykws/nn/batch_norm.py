@@ -32,10 +32,22 @@ TFLite never sees it.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from kernels.float_batch_norm import batch_norm_backward, batch_norm_forward
 from tinykws.nn.conv import Conv2D
+
+
+class FusedCache(NamedTuple):
+    """What the Numba kernels' backward reads (x^ is recomputed from x)."""
+
+    x: np.ndarray  # (m, C), the input
+    y: np.ndarray  # (m, C), the output (after the fused ReLU, if any)
+    mean: np.ndarray  # (C,) float64
+    inv_std: np.ndarray  # (C,) of x's dtype
+    relu: bool  # whether a ReLU was fused
 
 
 class BatchNorm:
@@ -59,15 +71,19 @@ class BatchNorm:
     def output_shape(self, input_shape):
         return input_shape
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, relu: bool = False) -> np.ndarray:
+        """``relu``: apply the ReLU that follows too, ``max(y, 0)`` (training with the Numba
+        kernels only: :meth:`tinykws.nn.model.Sequential.forward` fuses the pair so)."""
         axes = tuple(range(x.ndim - 1))  # every axis but the channel
         if training and self.numba:
             gamma, beta = (self.params[k].astype(x.dtype) for k in ("gamma", "beta"))
-            y, x_hat, mean, var, inv_std = batch_norm_forward(
-                np.ascontiguousarray(x).reshape(-1, self.channels), gamma, beta, self.epsilon)
+            rows = np.ascontiguousarray(x).reshape(-1, self.channels)  # (m, C)
+            y, mean, var, inv_std = batch_norm_forward(rows, gamma, beta, self.epsilon, relu)
             self._move_statistics(mean, var)
-            self._cache = (x_hat, inv_std, training)
+            self._cache = FusedCache(rows, y, mean, inv_std, relu)
             return y.reshape(x.shape)
+        if relu:
+            raise ValueError("a fused ReLU needs training mode and the Numba kernels")
         if training:
             mean = x.mean(axis=axes)  # (C,)
             var = x.var(axis=axes)  # (C,), biased: divides by m
@@ -85,13 +101,15 @@ class BatchNorm:
             moving[...] = self.momentum * moving + (1 - self.momentum) * batch
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        x_hat, inv_std, training = self._cache
-        if training and self.numba:  # x_hat is (m, C), the kernel's
+        if isinstance(self._cache, FusedCache):
+            c = self._cache
             dx, dgamma, dbeta = batch_norm_backward(
-                np.ascontiguousarray(dy).reshape(-1, self.channels), x_hat,
-                self.params["gamma"].astype(dy.dtype), inv_std, need_input_grad)
+                np.ascontiguousarray(dy).reshape(-1, self.channels), c.x, c.y,
+                self.params["gamma"].astype(dy.dtype), c.mean, c.inv_std, need_input_grad,
+                c.relu)
             self.grads = {"gamma": dgamma, "beta": dbeta}
             return dx.reshape(dy.shape) if need_input_grad else None
+        x_hat, inv_std, training = self._cache
         axes = tuple(range(dy.ndim - 1))
         self.grads = {"gamma": (dy * x_hat).sum(axis=axes), "beta": dy.sum(axis=axes)}
         if not need_input_grad:

@@ -35,13 +35,18 @@ product itself:
   step, batch 100, took 175 ms on the stride-phase path and 15 ms on im2col,
   so those layers keep im2col unless ``numba=True`` asks for the kernels;
 - **pixel path**, an ungrouped layer with many filters and few output pixels
-  (DS-CNN's first layer on 49 x 10 MFCCs: 64 filters, 25 x 5 outputs): ``y``,
-  ``dw`` and ``dx`` from the pixel kernels of :mod:`kernels.float_conv_pixels`, one
-  multiply-add over the output channels per tap and input channel. Measured
-  (one core, batch 100): twice the stride-phase kernels' speed for that layer,
-  equal at 25 x 20 outputs, slower with 8 or 16 filters (TinyConv's) or with
-  500 outputs and 64 input channels, where the stride-phase rows are long;
-  hence :data:`PIXEL_PATH_MIN_FILTERS` and :data:`PIXEL_PATH_MAX_OUTPUTS`;
+  on more than one input channel: ``y``, ``dw`` and ``dx`` from the pixel
+  kernels of :mod:`kernels.float_conv_pixels`, one multiply-add over the output
+  channels per tap and input channel. Measured (one core, batch 100, DS-CNN's
+  first layer on 49 x 10 MFCCs: 64 filters, 25 x 5 outputs): twice the
+  stride-phase kernels' speed, equal at 25 x 20 outputs, slower with 8 or 16
+  filters (TinyConv's) or with 500 outputs and 64 input channels, where the
+  stride-phase rows are long; hence :data:`PIXEL_PATH_MIN_FILTERS` and
+  :data:`PIXEL_PATH_MAX_OUTPUTS`. On one input channel, though, such a layer
+  (DS-CNN's first) takes im2col: its rows are only the 40 taps, and the one
+  product ``(N*OH*OW, 40) @ (40, 64)`` took 1.9 ms forward and 1.6 ms backward
+  against the pixel kernels' 2.9 and 3.0 (both load-bound: one multiply-add
+  per output channel and tap reads and writes the output);
 - **pointwise path**, an ungrouped 1x1 kernel (DS-CNN's pointwise layers):
   no window, so no im2col: the pixels the filter reads (every stride-th) are
   already the rows of a matrix, ``rows = x[:, ::sh, ::sw, :].reshape(-1, C)``,
@@ -63,6 +68,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from kernels.float_channel_sums import channel_sums
 from kernels.float_conv import conv2d_forward, conv2d_weight_grad
 from kernels.float_conv_pixels import conv2d_backward_pixels, conv2d_forward_pixels
 from tinykws.padding import PaddingValues, compute_padding_height_width
@@ -162,7 +168,8 @@ class Conv2D:
                 return "pointwise"
             if (out_h is not None and self.out_channels >= PIXEL_PATH_MIN_FILTERS
                     and out_h * out_w <= PIXEL_PATH_MAX_OUTPUTS):
-                return "pixels"
+                # one input channel: im2col's rows are just the KH*KW taps, one BLAS product
+                return "im2col" if self.in_channels == 1 and not self.numba else "pixels"
             return "stride_phase" if self.numba or self.in_channels == 1 else "im2col"
         return "depthwise" if self.groups == self.in_channels else "im2col"
 
@@ -314,7 +321,8 @@ class Conv2D:
         dweight = dweight.reshape(self.params["weight"].shape)
         if self.weight_quant is not None:
             dweight = self.weight_quant.backward(dweight)
-        self.grads = {"weight": dweight, "bias": dy.sum(axis=(0, 1, 2))}
+        self.grads = {"weight": dweight,
+                      "bias": channel_sums(dy.reshape(-1, self.out_channels))}  # (O,)
         return dx
 
     def _gradients(self, dy: np.ndarray, cache: Cache,

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels.float_dropout import dropout_backward, dropout_forward, keep_threshold
+from kernels.float_relu import relu_backward, relu_forward
+
 
 class Dense:
     """``y = x @ W.T + b`` with ``W: (out, in)`` (TFLite FULLY_CONNECTED's layout)."""
@@ -67,17 +70,21 @@ class Parameterless:
 
 
 class ReLU(Parameterless):
-    """``max(x, 0)``; the gradient passes where the input was positive."""
+    """``max(x, 0)``; the gradient passes where the input was positive.
+
+    One pass each way by the kernels of :mod:`kernels.float_relu`, which keep
+    the mask as a byte a unit.
+    """
 
     def spec(self) -> dict:
         return {"type": "relu"}
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._mask = x > 0
-        return np.maximum(x, 0)  # keeps x's dtype (0 is a Python scalar)
+        y, self._keep = relu_forward(np.ascontiguousarray(x).reshape(-1))  # keeps x's dtype
+        return y.reshape(x.shape)
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
-        return dy * self._mask
+        return relu_backward(np.ascontiguousarray(dy).reshape(-1), self._keep).reshape(dy.shape)
 
 
 class Dropout(Parameterless):
@@ -85,28 +92,42 @@ class Dropout(Parameterless):
 
     The scaling makes the expected activation equal in training and inference,
     so inference is the identity. Randomness comes from the ``rng`` set on the
-    layer by the training loop (one explicit generator for the whole run).
+    layer by the training loop (one explicit generator for the whole run): one
+    raw 32-bit word of its bit generator per unit, kept below
+    ``keep * 2**32`` (:mod:`kernels.float_dropout`, which also does the
+    masking in one pass each way). The words are the generator's 64-bit
+    outputs split in two in memory order (little-endian on x86 and ARM).
     """
 
     def __init__(self, rate: float = 0.5):
         super().__init__()
         self.rate = rate
         self.rng: np.random.Generator | None = None
-        self._mask = None
+        self._keep = None  # (x.size,) uint8: 1 where the unit was kept
 
     def spec(self) -> dict:
         return {"type": "dropout", "rate": self.rate}
 
+    def _scale(self, dtype) -> np.ndarray:
+        return np.asarray(1.0, dtype) / np.asarray(1.0 - self.rate, dtype)
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if not training or self.rate == 0:
-            self._mask = None
+            self._keep = None
             return x
-        keep = 1.0 - self.rate
-        self._mask = (self.rng.random(x.shape) < keep).astype(x.dtype) / np.asarray(keep, x.dtype)
-        return x * self._mask
+        words = self.rng.bit_generator.random_raw((x.size + 1) // 2)  # (ceil(m/2),) uint64
+        bits = words.view(np.uint32)[:x.size]  # (m,) uint32
+        y, self._keep = dropout_forward(np.ascontiguousarray(x).reshape(-1), bits,
+                                        np.uint64(keep_threshold(1.0 - self.rate)),
+                                        self._scale(x.dtype))
+        return y.reshape(x.shape)
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
-        return dy if self._mask is None else dy * self._mask
+        if self._keep is None:
+            return dy
+        dx = dropout_backward(np.ascontiguousarray(dy).reshape(-1), self._keep,
+                              self._scale(dy.dtype))
+        return dx.reshape(dy.shape)
 
 
 class Flatten(Parameterless):

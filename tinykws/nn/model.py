@@ -25,11 +25,29 @@ class Sequential:
     def __init__(self, layers: list, input_shape: tuple[int, ...]):
         self.layers = list(layers)
         self.input_shape = tuple(input_shape)
+        self._fused: set[int] = set()  # the last forward's batch norms that applied a ReLU
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        """Run the layers in order. In training, a :class:`BatchNorm` followed by a
+        :class:`ReLU` runs as one kernel (``BatchNorm.forward(..., relu=True)``), the same
+        function with a pass fewer each way; the ReLU layer is then skipped, forward and
+        backward."""
+        self._fused = set(self._fusable()) if training else set()  # batch norms' indices
+        i = 0
+        while i < len(self.layers):
+            if i in self._fused:
+                x = self.layers[i].forward(x, training, relu=True)
+                i += 2
+            else:
+                x = self.layers[i].forward(x, training)
+                i += 1
         return x
+
+    def _fusable(self):
+        """Indices of the numba-backed batch norms followed by a ReLU."""
+        for i, (layer, after) in enumerate(zip(self.layers, self.layers[1:])):
+            if isinstance(layer, BatchNorm) and layer.numba and isinstance(after, ReLU):
+                yield i
 
     def backward(self, dy: np.ndarray) -> None:
         """Backpropagate ``dL/dlogits``, filling every layer's ``grads``.
@@ -40,7 +58,10 @@ class Sequential:
         computing it, its costliest step (col2im).
         """
         first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
+        fused = self._fused
         for i in range(len(self.layers) - 1, first, -1):
+            if i - 1 in fused:  # a ReLU its batch norm applied: the batch norm's backward masks
+                continue
             dy = self.layers[i].backward(dy)
         self.layers[first].backward(dy, need_input_grad=False)
 

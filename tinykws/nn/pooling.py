@@ -103,6 +103,8 @@ class AveragePool2D(_Pool2D):
     kind = "average_pool2d"
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if self._tiles(x.shape):
+            return self._forward_tiles(x)
         padded, pads, oh, ow = self._pad(x, 0)
         inside, _, _, _ = self._pad(np.ones((1,) + x.shape[1:3] + (1,), x.dtype), 0)
         taps = list(self._taps(padded, oh, ow))
@@ -110,7 +112,29 @@ class AveragePool2D(_Pool2D):
         self._cache = (padded.shape, pads, taps, count)
         return sum(padded[t] for t in taps) / count  # (N, OH, OW, C)
 
+    def _tiles(self, x_shape) -> bool:
+        """Whether the windows tile the input without padding (stride = pool, VALID; DS-CNN's
+        one window over the whole map): then every window holds ``KH * KW`` pixels and one
+        reshaped sum replaces the ``KH * KW`` slices."""
+        top, bottom, left, right, _, _ = self._geometry(*x_shape[1:3])
+        return self.stride == self.pool and top == bottom == left == right == 0
+
+    def _forward_tiles(self, x: np.ndarray) -> np.ndarray:
+        n, h, w, c = x.shape
+        (ph, pw), (_, _, _, _, oh, ow) = self.pool, self._geometry(h, w)
+        windows = x[:, :oh * ph, :ow * pw].reshape(n, oh, ph, ow, pw, c)
+        self._cache = ("tiles", x.shape)
+        return windows.sum(axis=(2, 4)) / np.asarray(ph * pw, x.dtype)  # (N, OH, OW, C)
+
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
+        if self._cache[0] == "tiles":  # each window's pixels receive dy / (KH * KW)
+            (n, h, w, c), (ph, pw) = self._cache[1], self.pool
+            oh, ow = dy.shape[1:3]
+            dx = np.zeros((n, h, w, c), dy.dtype)  # pixels past the last window get nothing
+            share = (dy / np.asarray(ph * pw, dy.dtype))[:, :, None, :, None, :]
+            dx[:, :oh * ph, :ow * pw] = np.broadcast_to(
+                share, (n, oh, ph, ow, pw, c)).reshape(n, oh * ph, ow * pw, c)
+            return dx
         padded_shape, pads, taps, count = self._cache
         share = dy / count  # what each pixel of a window receives
         dpadded = np.zeros(padded_shape, dy.dtype)
