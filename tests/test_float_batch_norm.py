@@ -38,6 +38,10 @@ def test_batch_norm_kernels_equal_the_numpy_reference(shape, offset, need_input_
     x = (offset + rng.uniform(0.5, 3) * rng.normal(0, 1, shape)).astype(np.float32)
     dy = rng.normal(0, 1, shape).astype(np.float32)
     gamma, beta = rng.normal(1, 0.3, c), rng.normal(0, 0.3, c)
+    if relu:  # at the ReLU's kink either side is right: no gradient where y is about 0
+        probe = BatchNorm(c, momentum=0.9, numba=False)
+        probe.params["gamma"][...], probe.params["beta"][...] = gamma, beta
+        dy[np.abs(probe.forward(x, training=True)) < 1e-3] = 0
     fast, reference = (_training_pass(BatchNorm(c, momentum=0.9, numba=numba), x, gamma, beta,
                                       dy, need_input_grad, relu) for numba in (True, False))
     # x^ carries float32's rounding of x (about |offset| * 6e-8 / std per value, differing
